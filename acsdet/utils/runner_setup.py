@@ -1,0 +1,109 @@
+"""Config preparation shared by ``tools/train.py`` and ``tools/test.py``.
+
+The tools stay thin entry points (as in mmdet / mmyolo); what they decide about a config lives
+here so it is tested once and behaves the same in both.
+"""
+import os.path as osp
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+class ConfigError(ValueError):
+    """A config (or a command-line override) that cannot work."""
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                launcher: str = 'none', work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and resolve the work dir.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): ``none`` / ``pytorch`` / ``slurm`` / ``mpi``.
+        work_dir (str, optional): ``--work-dir``; default: the config's own ``work_dir``, else
+            ``./work_dirs/<config name>``.
+
+    Returns:
+        Config: the prepared config.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    _fit_dist_backend(cfg)
+    return cfg
+
+
+def _fit_dist_backend(cfg: Config) -> None:
+    """NCCL needs CUDA: fall back on gloo so the same config runs distributed on CPUs."""
+    if cfg.launcher == 'none':
+        return
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
+        print_log('no CUDA device: using the gloo backend instead of nccl', logger='current')
+        dist_cfg['backend'] = 'gloo'
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to mixed precision (``--amp``).
+
+    On a GPU this is mmengine's ``AmpOptimWrapper`` with dynamic loss scaling.  mmengine 0.10.7
+    refuses ``AmpOptimWrapper`` without an accelerator, so on a CPU-only machine we fail early
+    with a clear message instead of deep inside the Runner.
+    """
+    if not torch.cuda.is_available():
+        raise ConfigError('--amp needs a CUDA GPU (mmengine 0.10.7 AmpOptimWrapper); '
+                          'this machine has none: drop --amp to train in float32 on the CPU')
+    if 'optim_wrapper' not in cfg:
+        raise ConfigError('--amp: the config has no optim_wrapper to switch to AmpOptimWrapper')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Turn on mmengine's linear LR scaling (``--auto-scale-lr``)."""
+    scale = cfg.get('auto_scale_lr', None)
+    if not scale or 'base_batch_size' not in scale:
+        raise ConfigError('--auto-scale-lr: the config needs '
+                          'auto_scale_lr=dict(enable=False, base_batch_size=N)')
+    scale.enable = True
+
+
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume``: ``'auto'`` resumes from the latest checkpoint in the work dir, a path
+    resumes from that checkpoint."""
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume == 'auto':
+        cfg.load_from = None
+    else:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume: checkpoint not found: {resume}')
+        cfg.load_from = resume
+
+
+def build_runner(cfg: Config):
+    """Build mmengine's Runner (or ``cfg.runner_type`` from the registry)."""
+    from mmengine.runner import Runner
+
+    from acsdet.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def common_tool_setup() -> None:
+    """What every acsdet entry point does first: fill the registries and make checkpoint
+    loading weights-only safe.  The Runner sets the default scope from ``cfg.default_scope``."""
+    from .setup_env import register_all_modules
+    register_all_modules(init_default_scope=False)

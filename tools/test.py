@@ -1,0 +1,61 @@
+"""Test (and evaluate) a trained model with mmengine's Runner.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+"""
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) an acsdet model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save evaluation metrics')
+    parser.add_argument('--out', type=str,
+                        help='dump predictions to a .pkl file for offline evaluation '
+                        '(e.g. tools/froc_eval.py)')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='save painted predictions under '
+                        'work_dir/<timestamp>/<show-dir>')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. test_dataloader.batch_size=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from acsdet.utils.runner_setup import build_runner, common_tool_setup, load_config
+    common_tool_setup()
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        sys.exit(f'tools/test.py: error: --out must name a .pkl file, got {args.out}')
+    if not os.path.isfile(args.checkpoint):
+        sys.exit(f'tools/test.py: error: checkpoint not found: {args.checkpoint}')
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+    except FileNotFoundError as err:
+        sys.exit(f'tools/test.py: error: {err}')
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        from mmdet.engine.hooks.utils import trigger_visualization_hook
+        cfg = trigger_visualization_hook(cfg, args)
+    runner = build_runner(cfg)
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,61 @@
+"""Train a detector or segmentor with mmengine's Runner.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+
+Same flags as mmdet's ``tools/train.py``; acsdet's modules are registered and checkpoint
+loading stays ``weights_only`` (see docs/install.md).
+"""
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train an acsdet model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision training (GPU)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the LR linearly with the total batch size')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint; without a path, from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. model.backbone.conv_type=3d '
+        'train_cfg.max_epochs=2 (lists as key="[a,b]"; no spaces)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from acsdet.utils.runner_setup import (ConfigError, build_runner, common_tool_setup,
+                                           enable_amp, enable_auto_scale_lr, load_config,
+                                           set_resume)
+    common_tool_setup()
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        if args.amp:
+            enable_amp(cfg)
+        if args.auto_scale_lr:
+            enable_auto_scale_lr(cfg)
+        set_resume(cfg, args.resume)
+    except (ConfigError, FileNotFoundError) as err:
+        sys.exit(f'tools/train.py: error: {err}')
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
