@@ -8,7 +8,8 @@ number formats.  Each series is a short CT stack around one key slice:
   HU [-1024, 3071] -> [0, 255], converted back to HU) when that folder exists, else a synthetic
   body phantom; neighbouring slices are the anatomy slowly rescaled and shifted with the
   distance in mm, plus noise, so the stack changes smoothly along z;
-* 1-2 lesions per key slice: ellipsoids (soft edges, texture, HU contrast of either sign)
+* 1-2 lesions per key slice: ellipsoids (soft edges, texture; soft tissue in the lungs, else
+  50-110 HU above or below the surrounding tissue)
   that extend over several slices (their z half-length is in mm), placed on the real lesion
   boxes of the anatomy image when it has them;
 * RECIST: long and short axis of the lesion's cross-section on the key slice (with half-pixel
@@ -95,7 +96,7 @@ def _anatomy(files: List[str], i: int, size: int, rng: np.random.Generator):
     return hu, boxes
 
 
-def _lesion_params(boxes, size, spacing, n, rng):
+def _lesion_params(anatomy, boxes, size, spacing, n, rng):
     lesions = []
     for j in range(n):
         if j < len(boxes):
@@ -111,12 +112,19 @@ def _lesion_params(boxes, size, spacing, n, rng):
             a = rng.uniform(0.015, 0.06) * size
         a = max(a, 6.0 * size / 512)
         b = a * rng.uniform(0.55, 0.9)
+        # lesion HU: soft tissue (a nodule) in lung / air, else the local tissue +- contrast
+        yy, xx = np.ogrid[:size, :size]
+        local = float(np.median(anatomy[(xx - cx) ** 2 + (yy - cy) ** 2 <= a * a]))
+        if local < -300:
+            target = rng.uniform(0.0, 60.0)
+        else:
+            target = local + rng.choice([-1, 1]) * rng.uniform(50, 110)
         lesions.append(dict(
             cx=float(cx), cy=float(cy), a=float(a), b=float(b),
             theta=float(rng.uniform(0, np.pi)),
             c_mm=float(np.clip(a * spacing * rng.uniform(0.7, 1.2), 4.0, 30.0)),
             z0_mm=float(rng.uniform(-0.25, 0.25) * a * spacing),
-            contrast=float(rng.choice([-1, 1]) * rng.uniform(50, 110)),
+            target=float(target),
             texture=float(rng.uniform(5, 15))))
     return lesions
 
@@ -141,7 +149,8 @@ def _add_lesion(hu: np.ndarray, les: dict, z_mm: float, rng: np.random.Generator
     rad = np.sqrt((u / max(a, 0.5)) ** 2 + (v / max(b, 0.5)) ** 2)
     weight = 1.0 / (1.0 + np.exp((rad - 1.0) * 8.0))
     tex = rng.normal(0.0, les['texture'], weight.shape).astype(np.float32)
-    hu[y0:y1, x0:x1] += weight * (les['contrast'] + tex)
+    patch = hu[y0:y1, x0:x1]
+    hu[y0:y1, x0:x1] = patch + weight * (les['target'] + tex - patch)
 
 
 def _recist(les: dict, z_mm: float, rng: np.random.Generator) -> np.ndarray:
@@ -172,7 +181,9 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
 
     Returns:
         dict: ``root``, ``dl_info`` (csv path), ``images_dir``, ``num_series``,
-        ``num_lesions``, ``num_slices``.
+        ``num_lesions``, ``num_slices``, ``lesions`` (the generating parameters per csv row:
+        centre ``cx, cy`` and semi-axes ``a, b`` in pixels, rotation ``theta``, z half-length
+        ``c_mm`` and centre ``z0_mm`` relative to the key slice, lesion HU ``target``).
     """
     if anatomy_dir == 'default':
         anatomy_dir = default_anatomy_dir()
@@ -183,6 +194,7 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
         shutil.rmtree(images_dir)
     os.makedirs(images_dir)
     rows = []
+    truth = []
     num_slices = 0
     for i in range(num_series):
         series = f'{i + 1:06d}_01_01'
@@ -190,7 +202,7 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
         spacing = float(np.round(rng.uniform(0.62, 0.98), 6)) * 512 / image_size
         anatomy, boxes = _anatomy(files, i, image_size, rng)
         n_les = 2 if i % 4 == 1 else 1
-        lesions = _lesion_params(boxes, image_size, spacing, n_les, rng)
+        lesions = _lesion_params(anatomy, boxes, image_size, spacing, n_les, rng)
         # stack extent: about +-8 mm (D = 9 at 2 mm), sometimes cut short on one side
         half = int(np.clip(round(8.0 / interval), 2, 8))
         below = half if i % 5 else max(half // 3, 1)
@@ -215,6 +227,8 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
         gender = 'M' if rng.random() < 0.5 else 'F'
         age = '' if i % 9 == 4 else str(int(rng.integers(18, 90)))
         for j, les in enumerate(lesions):
+            truth.append(dict(les, series=series, key_slice=key, slice_interval=interval,
+                              slice_range=[first, last]))
             rec = _recist(les, 0.0, rng)
             xs, ys = rec[0::2], rec[1::2]
             box = [xs.min() - 5, ys.min() - 5, xs.max() + 5, ys.max() + 5]
@@ -247,7 +261,8 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
         f.write(buf.getvalue())
     os.replace(tmp, dl_info)
     return {'root': root, 'dl_info': dl_info, 'images_dir': images_dir,
-            'num_series': num_series, 'num_lesions': len(rows), 'num_slices': num_slices}
+            'num_series': num_series, 'num_lesions': len(rows), 'num_slices': num_slices,
+            'lesions': truth}
 
 
 def prepare_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,

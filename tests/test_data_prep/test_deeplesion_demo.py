@@ -1,0 +1,70 @@
+"""The DeepLesion-format demo generator: layout, csv format, lesions in 3D, idempotence."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from acsdet.datasets.deeplesion_demo import make_demo_deeplesion, prepare_demo_deeplesion
+from acsdet.datasets.deeplesion_info import read_dl_info
+from acsdet.datasets.deeplesion_png import read_hu_png, slice_path
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo'))
+    info = make_demo_deeplesion(root, num_series=10, image_size=128, seed=1)
+    return root, info
+
+
+def test_layout_and_csv_parse(demo):
+    root, info = demo
+    recs = read_dl_info(info['dl_info'])
+    assert len(recs) == info['num_lesions'] >= 10
+    assert {r.split for r in recs} == {'train', 'val', 'test'}
+    assert {r.slice_interval for r in recs} == {1.0, 2.0, 5.0}
+    assert any(r.noisy for r in recs) and any(r.age is None for r in recs)
+    assert any(r.dicom_window == (-177.5, 307.5) for r in recs)
+    assert any(len([q for q in recs if q.file_name == r.file_name]) == 2 for r in recs)
+    for r in recs:
+        first, last = r.slice_range
+        for i in range(first, last + 1):
+            hu = read_hu_png(slice_path(info['images_dir'], r.series, i))
+            assert hu.shape == (128, 128)
+        assert r.image_size == (128, 128)
+    assert sum(len(os.listdir(osp.join(info['images_dir'], d)))
+               for d in os.listdir(info['images_dir'])) == info['num_slices']
+    # the raw csv keeps DeepLesion's quoting: "x, y, ..." lists
+    line = open(info['dl_info']).read().splitlines()[1]
+    assert line.count('"') == 16
+
+
+def test_lesions_extend_over_several_slices(demo):
+    """The lesion core has the lesion's HU on every slice its ellipsoid reaches."""
+    _, info = demo
+    spans = []
+    for les in info['lesions']:
+        yy, xx = np.mgrid[:128, :128]
+        core = np.hypot(xx - les['cx'], yy - les['cy']) <= max(0.4 * les['b'], 1.0)
+        first, last = les['slice_range']
+        inside = 0
+        for idx in range(first, last + 1):
+            z = (idx - les['key_slice']) * les['slice_interval']
+            hu = read_hu_png(slice_path(info['images_dir'], les['series'], idx))
+            if abs(z - les['z0_mm']) < 0.5 * les['c_mm']:
+                assert abs(hu[core].mean() - les['target']) < 25
+                inside += 1
+        spans.append((les['slice_interval'], inside))
+    assert all(n >= 1 for _, n in spans)
+    assert all(n >= 3 for iv, n in spans if iv == 1.0)
+
+
+def test_prepare_is_idempotent(tmp_path):
+    root = str(tmp_path / 'demo')
+    p = prepare_demo_deeplesion(root, num_series=10, image_size=96)
+    stamp = {k: os.stat(p[k]).st_mtime_ns for k in ('dl_info', 'train', 'val', 'test')}
+    assert prepare_demo_deeplesion(root, num_series=10, image_size=96) == p
+    assert {k: os.stat(p[k]).st_mtime_ns for k in stamp} == stamp
+    os.remove(p['val'])  # a missing json triggers the conversion only
+    prepare_demo_deeplesion(root, num_series=10, image_size=96)
+    assert osp.isfile(p['val']) and os.stat(p['dl_info']).st_mtime_ns == stamp['dl_info']
