@@ -220,11 +220,13 @@ class _ResultsUnpickler(pickle.Unpickler):
     _ALLOWED = {
         ('collections', 'OrderedDict'), ('collections', 'defaultdict'),
         ('builtins', 'set'), ('builtins', 'frozenset'), ('builtins', 'slice'),
-        ('builtins', 'complex'), ('torch._utils', '_rebuild_tensor_v2'),
+        ('builtins', 'complex'), ('_codecs', 'encode'),  # bytes under pickle protocol 2
+        ('torch._utils', '_rebuild_tensor_v2'),
         ('torch._utils', '_rebuild_tensor'), ('torch._utils', '_rebuild_parameter'),
         ('numpy', 'ndarray'), ('numpy', 'dtype'),
         ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
         ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
+        ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer'),
     }
 
     def __init__(self, file, source: str):
