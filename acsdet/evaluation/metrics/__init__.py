@@ -1,1 +1,3 @@
+from .froc_metric import FROCMetric
 
+__all__ = ['FROCMetric']
