@@ -1,1 +1,9 @@
+from .load_deeplesion_annotations import LoadDeepLesionAnnotations
+from .load_multi_slice import LoadDeepLesionSlices
+from .pack_multi_slice import PackMultiSliceDetInputs, project_index_points
+from .random_shift_scale_rotate import RandomShiftScaleRotate, pixel_to_index_affine
 
+__all__ = [
+    'LoadDeepLesionSlices', 'LoadDeepLesionAnnotations', 'RandomShiftScaleRotate',
+    'PackMultiSliceDetInputs', 'project_index_points', 'pixel_to_index_affine'
+]
