@@ -1,1 +1,3 @@
+from .froc_curve_hook import FROCCurveHook
 
+__all__ = ['FROCCurveHook']

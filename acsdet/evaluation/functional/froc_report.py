@@ -128,8 +128,9 @@ def plot_froc_curves(curves: Sequence[Tuple[str, FROCCurve]], out_file: Optional
     if mark_points and curves:
         c = curves[-1][1]
         for f, v in zip(c.fp_rates, c.sens_at):
-            ax.annotate(f'{100 * v:.1f}', (f, v), textcoords='offset points', xytext=(0, -13),
-                        ha='center', fontsize=8)
+            # below the point, or above it near the bottom (clear of the tick labels)
+            ax.annotate(f'{100 * v:.1f}', (f, v), textcoords='offset points',
+                        xytext=(0, -13 if v > 0.15 else 6), ha='center', fontsize=8)
     ax.set_xscale('log', base=2)
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(0, 1.02)
