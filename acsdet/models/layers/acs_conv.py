@@ -1,0 +1,417 @@
+"""ACS (axial-coronal-sagittal) convolution: a 2D kernel applied to 3D input (paper section III-A).
+
+The 2D weight ``W`` (Cout, Cin/groups, K, K) is split by output channel into three parts (the
+"ACS kernels"): the axial part is used as a (1, K, K) kernel over (H, W), the coronal part as
+(K, 1, K) over (D, W) and the sagittal part as (K, K, 1) over (D, H).  The three outputs are
+concatenated along channels in that order.  The layer is exactly a K x K x K ``Conv3d`` whose
+kernel is block-sparse (each output channel's kernel is non-zero only on the centre plane of its
+view), so it has the parameters and FLOPs of the 2D convolution.
+
+Why a hand-written ``autograd.Function`` rather than three ``F.conv3d`` + ``torch.cat``
+(Algorithm 1, kept as :func:`acs_conv3d_reference`): autograd then keeps one input copy per
+view alive for backward whenever a view needs a padded copy, the concatenation costs another
+output-sized buffer, and backward materialises three input-sized gradients before summing them.
+:class:`_ACSConvFunction` saves only the input and the weight, writes the three views into one
+preallocated output, and accumulates the input gradient chunk by chunk into a single buffer.
+"""
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+from torch.autograd.function import once_differentiable
+
+from .conv_args import (VIEW_AXES, FlatAxisPlan, IntOr3, conv_output_size, flat_axis_plan,
+                        to_3tuple, to_kernel_size, view_input)
+
+__all__ = ['acs_kernel_split', 'acs_conv3d', 'acs_conv3d_reference', 'view_conv3d', 'ACSConv']
+
+VIEWS = ('axial', 'coronal', 'sagittal')
+
+#: Upper bound on the elements of one input-gradient chunk in backward, as a fraction of the
+#: input: keeps the transient buffer of a view's input gradient small.
+_GRAD_CHUNK_FRACTION = 0.125
+
+
+def acs_kernel_split(out_channels: int) -> Tuple[int, int, int]:
+    """Default (axial, coronal, sagittal) split of ``out_channels`` (M3DV/ACSConv convention).
+
+    ``(n, n, n)`` for ``3n``, ``(n + 1, n, n)`` for ``3n + 1``, ``(n + 1, n + 1, n)`` for
+    ``3n + 2``.
+    """
+    n, r = divmod(out_channels, 3)
+    return (n + (r > 0), n + (r > 1), n)
+
+
+def _check_split(split: Sequence[int], out_channels: int) -> Tuple[int, int, int]:
+    split = tuple(int(s) for s in split)
+    if len(split) != 3 or any(s < 0 for s in split) or sum(split) != out_channels:
+        raise ValueError('kernel_split must be three non-negative ints (axial, coronal, '
+                         f'sagittal) summing to out_channels={out_channels}, got {split}')
+    return split  # type: ignore[return-value]
+
+
+class _Segment(NamedTuple):
+    """One ``F.conv3d`` call: output channels [out_lo, out_hi) of one view, reading input
+    channels [in_lo, in_hi) with ``groups`` groups."""
+    view: str
+    out_lo: int
+    out_hi: int
+    in_lo: int
+    in_hi: int
+    groups: int
+
+
+def _segments(in_channels: int, out_channels: int, groups: int,
+              split: Tuple[int, int, int]) -> List[_Segment]:
+    """Cut each view's output channels at group boundaries so every piece is one grouped conv.
+
+    With ``groups == 1`` this is one segment per non-empty view; with depthwise convs each view
+    is one conv with as many groups as channels; a view that starts or ends inside a group gets
+    a separate segment for that partial group.
+    """
+    opg, ipg = out_channels // groups, in_channels // groups
+    segs: List[_Segment] = []
+    lo = 0
+    for view, n in zip(VIEWS, split):
+        hi, o = lo + n, lo
+        while o < hi:
+            g = o // opg
+            if o % opg == 0 and hi - o >= opg:
+                ng = (hi - o) // opg
+                segs.append(_Segment(view, o, o + ng * opg, g * ipg, (g + ng) * ipg, ng))
+                o += ng * opg
+            else:
+                end = min(hi, (g + 1) * opg)
+                segs.append(_Segment(view, o, end, g * ipg, (g + 1) * ipg, 1))
+                o = end
+        lo = hi
+    return segs
+
+
+def _plans(x_shape: Sequence[int], k: int, stride, padding, dilation) -> dict:
+    return {
+        axis: flat_axis_plan(x_shape[axis], k, stride[axis - 2], padding[axis - 2],
+                             dilation[axis - 2])
+        for axis in (2, 3, 4)
+    }
+
+
+def _out_memory_format(x: torch.Tensor) -> torch.memory_format:
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+class _SegmentCall(NamedTuple):
+    x: torch.Tensor  # the view's input (channel slice, narrowed along the flat axis)
+    weight: torch.Tensor  # (Co_seg, Cin_seg, kd, kh, kw)
+    padding: Tuple[int, int, int]
+    axis: int
+    plan: FlatAxisPlan
+
+
+def _segment_call(x, weight, seg: _Segment, plans, padding) -> _SegmentCall:
+    axis = VIEW_AXES[seg.view]
+    plan = plans[axis]
+    xs = x if (seg.in_lo, seg.in_hi) == (0, x.shape[1]) else \
+        x.narrow(1, seg.in_lo, seg.in_hi - seg.in_lo)
+    pad = list(padding)
+    pad[axis - 2] = 0
+    return _SegmentCall(view_input(xs, axis, plan),
+                        weight[seg.out_lo:seg.out_hi].unsqueeze(axis), tuple(pad), axis, plan)
+
+
+def _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans):
+    b = x.shape[0]
+    out = torch.empty((b, weight.shape[0], plans[2].out, plans[3].out, plans[4].out),
+                      dtype=x.dtype, device=x.device, memory_format=_out_memory_format(x))
+    for seg in segs:
+        call = _segment_call(x, weight, seg, plans, padding)
+        plan, axis = call.plan, call.axis
+        dst = out[:, seg.out_lo:seg.out_hi]
+        bias_seg = None if bias is None else bias[seg.out_lo:seg.out_hi]
+        if not plan.full:  # positions reading only padding: bias alone
+            dst.fill_(0) if bias_seg is None else dst.copy_(
+                bias_seg.view(1, -1, 1, 1, 1).expand_as(dst))
+            if plan.o_hi <= plan.o_lo:
+                continue
+            dst = dst.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+        dst.copy_(F.conv3d(call.x, call.weight, bias_seg, stride, call.padding, dilation,
+                           seg.groups))
+    return out
+
+
+def _chunks(n_out: int, stride: int, plane_elems: int, total_elems: int):
+    """Split ``n_out`` output positions so that one chunk's input gradient stays under
+    ``_GRAD_CHUNK_FRACTION`` of the input."""
+    budget = max(1, int(total_elems * _GRAD_CHUNK_FRACTION) // max(1, plane_elems * stride))
+    step = max(1, min(n_out, budget))
+    return [(o, min(n_out, o + step)) for o in range(0, n_out, step)]
+
+
+class _ACSConvFunction(torch.autograd.Function):
+    """ACS convolution saving only the input and the weight (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, segs, plans):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding, dilation, segs, plans, bias is not None)
+        return _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, segs, plans, has_bias = ctx.conf
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = torch.zeros_like(x) if need_x else None
+        grad_w = torch.zeros_like(weight) if need_w else None
+        grad_b = grad_out.sum((0, 2, 3, 4)) if (has_bias and need_b) else None
+        for seg in segs:
+            call = _segment_call(x, weight, seg, plans, padding)
+            plan, axis = call.plan, call.axis
+            if plan.o_hi <= plan.o_lo:
+                continue
+            g = grad_out[:, seg.out_lo:seg.out_hi]
+            if not plan.full:
+                g = g.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+            if need_w:
+                grad_w[seg.out_lo:seg.out_hi] = torch.ops.aten.convolution_backward(
+                    g, call.x, call.weight, None, stride, call.padding, dilation, False,
+                    (0, 0, 0), seg.groups, (False, True, False))[1].squeeze(axis)
+            if need_x:
+                _accumulate_grad_input(grad_x, g, call, seg, stride, dilation)
+        return grad_x, grad_w, grad_b, None, None, None, None, None
+
+
+def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride, dilation):
+    """Add the view's input gradient into ``grad_x``, in chunks along the view's flat axis.
+
+    Along its flat axis a view's kernel has size 1 and no padding, so output positions
+    ``[o0, o1)`` depend on input planes ``start + [o0, o1) * stride`` only: the chunks are
+    independent and each needs a transient buffer of a fraction of the input only.
+    """
+    axis, plan = call.axis, call.plan
+    s = stride[axis - 2]
+    target = grad_x.narrow(1, seg.in_lo, seg.in_hi - seg.in_lo)
+    n_out = plan.o_hi - plan.o_lo
+    plane = call.x.numel() // max(1, call.x.shape[axis])
+    for o0, o1 in _chunks(n_out, s, plane, grad_x.numel()):
+        n_in = (o1 - o0 - 1) * s + 1
+        gxc = torch.ops.aten.convolution_backward(
+            g.narrow(axis, o0, o1 - o0), call.x.narrow(axis, o0 * s, n_in), call.weight, None,
+            stride, call.padding, dilation, False, (0, 0, 0), seg.groups,
+            (True, False, False))[0]
+        target.narrow(axis, plan.start + o0 * s, n_in).add_(gxc)
+        del gxc
+
+
+def _check_input(x: torch.Tensor, weight: torch.Tensor, groups: int) -> None:
+    if x.dim() != 5:
+        raise ValueError(f'expected input of shape (B, C, D, H, W), got {tuple(x.shape)}')
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(f'expected {weight.shape[1] * groups} input channels, got '
+                         f'{x.shape[1]} (input shape {tuple(x.shape)})')
+
+
+def acs_conv3d(x: torch.Tensor,
+               weight: torch.Tensor,
+               bias: Optional[torch.Tensor] = None,
+               stride: IntOr3 = 1,
+               padding: IntOr3 = 0,
+               dilation: IntOr3 = 1,
+               groups: int = 1,
+               kernel_split: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """ACS convolution of a 3D input with a 2D weight (memory-lean implementation).
+
+    Args:
+        x (Tensor): (B, Cin, D, H, W).
+        weight (Tensor): (Cout, Cin / groups, K, K).
+        bias (Tensor, optional): (Cout, ). Defaults to None.
+        stride, padding, dilation (int | tuple[int, int, int]): Per axis (D, H, W).
+            Defaults to 1, 0, 1.
+        groups (int): Defaults to 1.
+        kernel_split (tuple[int, int, int], optional): Output channels of the (axial,
+            coronal, sagittal) views. Defaults to :func:`acs_kernel_split` of Cout.
+
+    Returns:
+        Tensor: (B, Cout, Do, Ho, Wo), the shape of a K x K x K ``F.conv3d`` with the same
+        arguments.
+    """
+    stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
+    dilation = to_3tuple(dilation, 'dilation')
+    _check_input(x, weight, groups)
+    k = weight.shape[-1]
+    if k == 1:  # all three views are the same 1x1x1 kernel
+        return F.conv3d(x, weight[:, :, None], bias, stride, padding, dilation, groups)
+    split = acs_kernel_split(weight.shape[0]) if kernel_split is None else \
+        _check_split(kernel_split, weight.shape[0])
+    segs = _segments(x.shape[1], weight.shape[0], groups, split)
+    plans = _plans(x.shape, k, stride, padding, dilation)
+    if torch.is_autocast_enabled(x.device.type):
+        # convolution_backward is not autocast-aware: run everything in the autocast dtype.
+        dtype = torch.get_autocast_dtype(x.device.type)
+        x, weight = x.to(dtype), weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, segs,
+                                          plans)
+    return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, segs, plans)
+
+
+def acs_conv3d_reference(x: torch.Tensor,
+                         weight: torch.Tensor,
+                         bias: Optional[torch.Tensor] = None,
+                         stride: IntOr3 = 1,
+                         padding: IntOr3 = 0,
+                         dilation: IntOr3 = 1,
+                         groups: int = 1,
+                         kernel_split: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """Algorithm 1 of the paper as written: pad, three ``F.conv3d`` calls and a ``torch.cat``.
+
+    Same arguments and result as :func:`acs_conv3d` (``groups`` must divide every view's
+    channel count here); kept as the baseline of ``benchmarks/bench_layers.py``.
+    """
+    stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
+    dilation = to_3tuple(dilation, 'dilation')
+    _check_input(x, weight, groups)
+    k, cout = weight.shape[-1], weight.shape[0]
+    split = acs_kernel_split(cout) if kernel_split is None else _check_split(kernel_split, cout)
+    opg, ipg = cout // groups, x.shape[1] // groups
+    outs, lo = [], 0
+    for view, n in zip(VIEWS, split):
+        if n == 0:
+            continue
+        if groups > 1 and (n % opg or lo % opg):
+            raise ValueError('acs_conv3d_reference needs every view to hold whole groups')
+        axis = VIEW_AXES[view]
+        s, p, d = stride[axis - 2], padding[axis - 2], dilation[axis - 2]
+        out = conv_output_size(x.shape[axis], k, s, p, d)
+        xv = x
+        if p != (k // 2) * d or (x.shape[axis] - 1) // s + 1 != out:
+            # pad the flat axis, then keep the planes the centre of a K-kernel would hit
+            pads = [0] * 6
+            pads[2 * (4 - axis)] = pads[2 * (4 - axis) + 1] = p
+            xv = F.pad(x, pads).narrow(axis, (k // 2) * d, (out - 1) * s + 1)
+        pad3 = list(padding)
+        pad3[axis - 2] = 0
+        if groups > 1:
+            xv = xv.narrow(1, lo // opg * ipg, n // opg * ipg)
+        outs.append(
+            F.conv3d(xv, weight[lo:lo + n].unsqueeze(axis),
+                     None if bias is None else bias[lo:lo + n], stride, pad3, dilation,
+                     n // opg if groups > 1 else 1))
+        lo += n
+    return torch.cat(outs, dim=1)
+
+
+def view_conv3d(x: torch.Tensor,
+                weight: torch.Tensor,
+                view: str,
+                stride: IntOr3 = 1,
+                padding: IntOr3 = 0,
+                dilation: IntOr3 = 1,
+                groups: int = 1) -> torch.Tensor:
+    """All of a 2D weight applied as one view's 3D kernel (no bias); plain autograd.
+
+    Used by the Mean-/Soft-ACS variants, which apply the full weight in all three views.
+
+    Args:
+        x (Tensor): (B, Cin, D, H, W).
+        weight (Tensor): (Cout, Cin / groups, K, K).
+        view (str): ``'axial'`` (1, K, K), ``'coronal'`` (K, 1, K) or ``'sagittal'``
+            (K, K, 1).
+        stride, padding, dilation (int | tuple[int, int, int]): Per axis (D, H, W).
+        groups (int): Defaults to 1.
+
+    Returns:
+        Tensor: (B, Cout, Do, Ho, Wo), the shape of a K x K x K ``F.conv3d``.
+    """
+    stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
+    dilation = to_3tuple(dilation, 'dilation')
+    _check_input(x, weight, groups)
+    if view not in VIEW_AXES:
+        raise ValueError(f'view must be one of {sorted(VIEW_AXES)}, got {view!r}')
+    axis, k = VIEW_AXES[view], weight.shape[-1]
+    plan = flat_axis_plan(x.shape[axis], k, stride[axis - 2], padding[axis - 2],
+                          dilation[axis - 2])
+    pad = list(padding)
+    pad[axis - 2] = 0
+    if plan.length == 0:  # every output position reads only padding
+        shape = [x.shape[0], weight.shape[0]] + [
+            conv_output_size(x.shape[a], k, stride[a - 2], padding[a - 2], dilation[a - 2])
+            for a in (2, 3, 4)
+        ]
+        return x.new_zeros(shape) + 0 * weight.sum()
+    y = F.conv3d(view_input(x, axis, plan), weight.unsqueeze(axis), None, stride, pad,
+                 dilation, groups)
+    if not plan.full:
+        pads = [0] * 6
+        pads[2 * (4 - axis)] = plan.o_lo
+        pads[2 * (4 - axis) + 1] = plan.out - plan.o_hi
+        y = F.pad(y, pads)
+    return y
+
+
+class ACSConv(nn.Conv2d):
+    """ACS convolution layer: an ``nn.Conv2d`` whose weights act on (B, C, D, H, W) input.
+
+    Stores the 2D weight (Cout, Cin / groups, K, K) and bias (Cout, ), so a 2D state dict loads
+    unchanged; being an ``nn.Conv2d`` subclass, 2D weight initialisers and mmcv's
+    ``ConvModule`` work as for the 2D layer.
+
+    Args:
+        in_channels (int): Cin.
+        out_channels (int): Cout.
+        kernel_size (int | tuple[int, int]): K or (K, K).
+        stride (int | tuple[int, int, int]): Per axis (D, H, W). Defaults to 1.
+        padding (int | tuple[int, int, int]): Per axis (D, H, W). Defaults to 0.
+        dilation (int | tuple[int, int, int]): Per axis (D, H, W). Defaults to 1.
+        groups (int): Defaults to 1. Any value dividing Cin and Cout works.
+        bias (bool): Defaults to True.
+        padding_mode (str): Only ``'zeros'``. Defaults to ``'zeros'``.
+        kernel_split (tuple[int, int, int], optional): Output channels of the (axial,
+            coronal, sagittal) views. Defaults to :func:`acs_kernel_split` of Cout.
+
+    Shape:
+        x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo), as ``nn.Conv3d`` with a
+        K x K x K kernel and the same stride / padding / dilation.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size,
+                 stride: IntOr3 = 1,
+                 padding: IntOr3 = 0,
+                 dilation: IntOr3 = 1,
+                 groups: int = 1,
+                 bias: bool = True,
+                 padding_mode: str = 'zeros',
+                 device=None,
+                 dtype=None,
+                 kernel_split: Optional[Sequence[int]] = None) -> None:
+        k = to_kernel_size(kernel_size)
+        if padding_mode != 'zeros':
+            raise ValueError(f'{type(self).__name__} supports padding_mode="zeros" only, '
+                             f'got {padding_mode!r}')
+        # nn.Conv2d.__init__ would force 2-tuples: build the _ConvNd part directly.
+        nn.modules.conv._ConvNd.__init__(
+            self, in_channels, out_channels, (k, k), to_3tuple(stride, 'stride'),
+            to_3tuple(padding, 'padding'), to_3tuple(dilation, 'dilation'), False,
+            (0, 0, 0), groups, bias, padding_mode, device=device, dtype=dtype)
+        self.kernel_split = acs_kernel_split(out_channels) if kernel_split is None else \
+            _check_split(kernel_split, out_channels)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f', kernel_split={self.kernel_split}'
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo)."""
+        return acs_conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups, self.kernel_split)
+
+
+MODELS.register_module('ACSConv', module=ACSConv)
