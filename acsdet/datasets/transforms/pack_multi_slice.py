@@ -25,7 +25,7 @@ def project_index_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """
     pts = np.asarray(points, np.float64)
     n = pts.shape[0]
-    xy = pts.reshape(n, -1, 2) + 0.5
+    xy = pts.reshape(n, pts.shape[1] // 2, 2) + 0.5
     hom = np.concatenate([xy, np.ones(xy.shape[:2] + (1,))], axis=2) @ np.asarray(
         matrix, np.float64).T
     out = hom[..., :2] / hom[..., 2:3] - 0.5
