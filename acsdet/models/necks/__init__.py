@@ -1,1 +1,3 @@
+from .depth_squeeze_neck import DepthSqueezeNeck
 
+__all__ = ['DepthSqueezeNeck']
