@@ -162,7 +162,7 @@ def main():
             metrics = metric.evaluate(N_IMAGES)
             t_eval = min(t_eval, time.perf_counter() - t0)
 
-    print(f'sensitivity @0.5,1,2,4,8,16: '
+    print('sensitivity @0.5,1,2,4,8,16: '
           + ' '.join(f'{100 * v:.2f}' for v in res.overall.sens_at)
           + f'  mean {100 * res.overall.mean:.2f}')
     assert abs(metrics['froc/mean'] - res.overall.mean) < 1e-12

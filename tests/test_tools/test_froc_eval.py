@@ -35,7 +35,8 @@ def _case(n_img=15, seed=1):
                          'lesion_type': [4, 5, -1][(i + k) % 3],
                          'long_diameter_mm': float(rng.uniform(4, 45))})
         boxes = [np.array(g) + rng.normal(0, 1.5, 4) for g in gts]
-        boxes += [np.concatenate([c, c + rng.uniform(6, 30, 2)]) for c in rng.uniform(0, 90, (6, 2))]
+        boxes += [np.concatenate([c, c + rng.uniform(6, 30, 2)])
+                  for c in rng.uniform(0, 90, (6, 2))]
         boxes = np.array(boxes)
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
         preds[i + 1] = (boxes.astype(np.float32), rng.random(len(boxes)).astype(np.float32))
@@ -155,7 +156,6 @@ class _ReplayDetector:
         return Replay()
 
 
-@pytest.mark.slow
 def test_runner_metric_equals_cli_on_json_and_pkl(files, tmp_path, capsys):
     """Runner.test() with FROCMetric + mmdet's DumpDetResults (what tools/test.py --out
     appends), then the CLI on the dumped .pkl and on the COCO results json."""

@@ -15,8 +15,8 @@ import numpy as np
 from .froc import Detections, LesionGT
 
 __all__ = [
-    'NOISY_MODES', 'read_json', 'lesion_gt_from_coco', 'load_lesion_gt', 'detections_from_coco_results',
-    'detections_from_mmdet_results', 'load_detections'
+    'NOISY_MODES', 'read_json', 'lesion_gt_from_coco', 'load_lesion_gt',
+    'detections_from_coco_results', 'detections_from_mmdet_results', 'load_detections'
 ]
 
 NOISY_MODES = ('drop', 'ignore')
@@ -234,13 +234,12 @@ class _ResultsUnpickler(pickle.Unpickler):
         self.source = source
 
     def find_class(self, module: str, name: str):
-        if module == 'torch.storage' and name == '_load_from_bytes':
-            import torch
-            return lambda b: torch.load(io.BytesIO(b), weights_only=True)
+        if module.startswith('torch'):
+            import torch  # the tensors of the file need torch anyway
+            if module == 'torch.storage' and name == '_load_from_bytes':
+                return lambda b: torch.load(io.BytesIO(b), weights_only=True)
         if (module, name) in self._ALLOWED or (module == 'torch' and name.endswith('Storage')) \
                 or (module == 'numpy.dtypes' and name.endswith('DType')):
-            if module.startswith('torch'):
-                import torch  # noqa: F401  (registers torch's globals)
             return super().find_class(module, name)
         raise ValueError(f'{self.source}: refusing to unpickle {module}.{name} '
                          '(only mmdet result lists of arrays/tensors are read)')

@@ -31,8 +31,11 @@ def format_froc_table(result: FROCResult) -> str:
         for name, c in strata.items():
             rows.append([f'{bd}/{name}', str(c.num_lesions)] + _cells(c))
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    fmt = lambda r: '  '.join(  # noqa: E731
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def fmt(row):
+        return '  '.join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths)))
+
     lines = [
         f'FROC: {result.num_images} images, {curve.num_lesions} lesions, '
         f'{result.num_detections} detections ({result.num_fp} FP), '

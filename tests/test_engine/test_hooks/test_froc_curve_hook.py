@@ -1,10 +1,7 @@
 """FROCCurveHook: per-evaluation PNGs, overlay, visualizer push; save_best on froc/mean."""
 import json
-import os.path as osp
 from types import SimpleNamespace
 
-import numpy as np
-import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
@@ -53,7 +50,6 @@ def _loader():
                 batch_size=2, collate_fn=dict(type='pseudo_collate'))
 
 
-@pytest.mark.slow
 def test_runner_train_with_val_plots_and_keeps_best(tmp_path):
     ann_file = _gt_json(tmp_path / 'gt.json')
     work_dir = tmp_path / 'work'

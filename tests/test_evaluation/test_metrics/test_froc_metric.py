@@ -36,7 +36,8 @@ def make_case(n_img=12, seed=0):
         scores = rng.random(len(det)).astype(np.float32)
         scores[1:len(boxes)] = 0.99  # the detection of the noisy lesion (k == 1) ranks first
         samples.append({
-            'img_id': img_id, 'ori_shape': (128, 128), 'slice_interval': images[-1]['slice_interval'],
+            'img_id': img_id, 'ori_shape': (128, 128),
+            'slice_interval': images[-1]['slice_interval'],
             'pred_instances': {'bboxes': torch.from_numpy(det),
                                'scores': torch.from_numpy(scores),
                                'labels': torch.zeros(len(det), dtype=torch.long)},
