@@ -186,19 +186,28 @@ def test_json_write_is_atomic(converted, tmp_path, monkeypatch):
     assert json.load(open(out / 'deeplesion_train.json')) == {'old': True}
 
 
-def test_cli_help_and_run(converted, tmp_path, python_exe, repo_root):
-    import subprocess
-    _, csv_path, images, _, _ = converted
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    script = osp.join(repo_root, 'data_prep', 'deeplesion_to_coco.py')
-    h = subprocess.run([python_exe, script, '--help'], capture_output=True, text=True, env=env)
-    assert h.returncode == 0 and '--workers' in h.stdout
-    r = subprocess.run([python_exe, script, osp.dirname(csv_path), '--out', str(tmp_path),
-                        '--workers', '0', '--no-progress'], capture_output=True, text=True,
-                       env=env)
-    assert r.returncode == 0, r.stderr
-    assert 'train: 1 key slices, 2 lesions (1 noisy)' in r.stdout
-    assert 'WARNING missing_series: rows 4 (000002_01_01_005.png)' in r.stderr
-    r = subprocess.run([python_exe, script, str(tmp_path / 'nowhere')], capture_output=True,
-                       text=True, env=env)
-    assert r.returncode == 2 and r.stderr.strip().startswith('error: Images_png folder not found')
+def _load_cli(repo_root):
+    import importlib.util
+    path = osp.join(repo_root, 'data_prep', 'deeplesion_to_coco.py')
+    spec = importlib.util.spec_from_file_location('deeplesion_to_coco', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cli_help_and_run(converted, tmp_path, repo_root, capsys, caplog):
+    cli = _load_cli(repo_root)
+    _, csv_path, _, _, _ = converted
+    with pytest.raises(SystemExit) as info:
+        cli.main(['--help'])
+    assert info.value.code == 0 and '--workers' in capsys.readouterr().out
+    with caplog.at_level('WARNING', logger='acsdet.data_prep'):
+        rc = cli.main([osp.dirname(csv_path), '--out', str(tmp_path), '--workers', '0',
+                       '--no-progress'])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert 'train: 1 key slices, 2 lesions (1 noisy)' in out and 'missing_series: 1' in out
+    assert any(m.startswith('missing_series: rows 4 (000002_01_01_005.png)')
+               for m in caplog.messages)
+    assert cli.main([str(tmp_path / 'nowhere')]) == 2
+    assert capsys.readouterr().err.strip().startswith('error: Images_png folder not found')

@@ -68,3 +68,18 @@ def test_prepare_is_idempotent(tmp_path):
     os.remove(p['val'])  # a missing json triggers the conversion only
     prepare_demo_deeplesion(root, num_series=10, image_size=96)
     assert osp.isfile(p['val']) and os.stat(p['dl_info']).st_mtime_ns == stamp['dl_info']
+
+
+def test_cli_writes_and_converts(tmp_path, repo_root, capsys):
+    import importlib.util
+    path = osp.join(repo_root, 'data_prep', 'make_demo_deeplesion.py')
+    spec = importlib.util.spec_from_file_location('make_demo_deeplesion', path)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    root = str(tmp_path / 'demo')
+    assert cli.main([root, '--num-series', '10', '--image-size', '64']) == 0
+    out = capsys.readouterr().out
+    for split in ('train', 'val', 'test'):
+        assert osp.join(root, 'annotations', f'deeplesion_{split}.json') in out
+        assert osp.isfile(osp.join(root, 'annotations', f'deeplesion_{split}.json'))
+    assert len(read_dl_info(osp.join(root, 'DL_info.csv'))) >= 10
