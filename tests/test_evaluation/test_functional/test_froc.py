@@ -55,6 +55,16 @@ def test_detection_on_already_hit_lesion_is_neither_tp_nor_fp():
     assert res.num_fp == 1
     assert s[0.5] == 1.0 and s[1.0] == 1.0
     assert s[0.25] == 0.5  # between (0, 0.5) and (0.5, 0.5): flat
+    # the lower-level pieces give the same curve
+    curve = froc_curve(hit_score, dets.scores[is_fp], num_images=2, fp_rates=RATES)
+    np.testing.assert_array_equal(curve.sens_at, res.overall.sens_at)
+    np.testing.assert_array_equal(curve.thresholds, [0.9, 0.7, 0.6])
+    np.testing.assert_array_equal(curve.fps_per_image, [0, 0, 0.5, 0.5])
+    # per-image lists build the same detections
+    per_image = Detections.from_list([dets.boxes[:3], dets.boxes[3:]],
+                                     [dets.scores[:3], dets.scores[3:]])
+    np.testing.assert_array_equal(per_image.image_index, dets.image_index)
+    np.testing.assert_array_equal(per_image.boxes, dets.boxes)
 
 
 def test_images_without_lesions_count_in_fp_rate():
