@@ -38,7 +38,7 @@ def read_hu_png(path: str) -> np.ndarray:
     if img.dtype != np.uint16 or img.ndim != 2:
         raise ValueError(f'expected a single-channel 16-bit PNG (HU + {HU_OFFSET}), got '
                          f'{img.dtype} with shape {img.shape}: {path}')
-    return img.astype(np.float32) - HU_OFFSET
+    return np.subtract(img, np.float32(HU_OFFSET), dtype=np.float32)
 
 
 def write_hu_png(path: str, hu: np.ndarray) -> None:

@@ -9,10 +9,11 @@ published pipelines reuse the weights of ``j = 1`` for every ``j``, which is wro
 ``2 / slice_interval`` is not an integer.  Positions outside ``slice_range`` are clamped to
 the nearest existing slice (edge replication).
 
-Pure numpy: the plan is computed once per sample and each needed PNG is read once.
+The plan is computed once per sample and each needed PNG is read once.
 """
 from typing import Callable, NamedTuple, Sequence
 
+import cv2
 import numpy as np
 
 __all__ = ['SliceBlendPlan', 'slice_blend_plan', 'blend_slices']
@@ -81,11 +82,15 @@ def blend_slices(plan: SliceBlendPlan, read: Callable[[int], np.ndarray]) -> np.
     shapes = {a.shape for a in cache.values()}
     if len(shapes) != 1:
         raise ValueError(f'slices of one stack differ in shape: {sorted(shapes)}')
-    h, w = shapes.pop()
-    out = np.empty((h, w, len(plan.lower)), np.float32)
-    for j, (lo, hi, wt) in enumerate(zip(plan.lower, plan.upper, plan.weight_upper)):
+    shapes.pop()
+    # blend each output slice as a contiguous 2D image, then interleave once with cv2.merge
+    # (writing out[:, :, j] slice by slice is strided and twice as slow)
+    planes = []
+    for lo, hi, wt in zip(plan.lower, plan.upper, plan.weight_upper):
         if wt == 0.0:
-            out[:, :, j] = cache[int(lo)]
+            planes.append(cache[int(lo)])
         else:
-            out[:, :, j] = cache[int(lo)] * np.float32(1.0 - wt) + cache[int(hi)] * np.float32(wt)
-    return out
+            planes.append(cv2.addWeighted(cache[int(lo)], 1.0 - float(wt), cache[int(hi)],
+                                          float(wt), 0.0))
+    out = cv2.merge(planes) if len(planes) > 1 else planes[0][:, :, None].copy()
+    return out.reshape(out.shape[0], out.shape[1], len(planes))
