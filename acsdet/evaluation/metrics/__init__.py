@@ -1,3 +1,6 @@
 from .froc_metric import FROCMetric
 
 __all__ = ['FROCMetric']
+from .dice_metric import DiceMetric  # noqa: E402
+
+__all__ += ['DiceMetric']
