@@ -147,3 +147,38 @@ def test_wrong_depth_between_backbone_and_neck_fails_clearly():
     with pytest.raises(ValueError, match=r'DepthSqueezeNeck was built for num_slices=7 but '
                                          r'level 0 has shape \(1, 256, 3, 16, 16\)'):
         model.predict(data['inputs'], data['data_samples'])
+
+
+@pytest.mark.slow
+def test_converted_resnet50_acs_maskrcnn_trains_and_predicts():
+    """backbone=dict(type='Converted3DBackbone', conv_type='acs', backbone=ResNet-50) + the
+    depth-squeezing neck (FPN style) + mmdet's Mask R-CNN heads."""
+    cfg = copy.deepcopy(Config.fromfile(MODEL_CFG).model)
+    cfg.backbone = dict(type='Converted3DBackbone', conv_type='acs', num_slices=3,
+                        backbone=dict(type='mmdet.ResNet', depth=50, in_channels=1,
+                                     frozen_stages=-1, norm_eval=False))
+    cfg.neck = dict(type='DepthSqueezeNeck', in_channels=[256, 512, 1024, 2048],
+                    num_slices=3, out_channels=64, num_outs=4)
+    cfg.rpn_head.in_channels = cfg.rpn_head.feat_channels = 64
+    cfg.rpn_head.anchor_generator = dict(type='AnchorGenerator', scales=[8],
+                                         ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32])
+    for ext in ('bbox_roi_extractor', 'mask_roi_extractor'):
+        cfg.roi_head[ext].out_channels = 64
+        cfg.roi_head[ext].featmap_strides = [4, 8, 16, 32]
+    cfg.roi_head.bbox_head.in_channels = cfg.roi_head.mask_head.in_channels = 64
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.train()
+    data = model.data_preprocessor(_batch(3), training=True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    assert torch.isfinite(loss)
+    # (mmdet zero-inits each residual branch's last BN, so check the stem's gradient)
+    assert model.backbone.backbone.conv1.weight.grad.abs().sum() > 0
+    model.eval()
+    data = model.data_preprocessor(_batch(3, seed=1))
+    with torch.no_grad():
+        pred = model.predict(data['inputs'], data['data_samples'])
+    assert pred[0].pred_instances.masks.shape[1:] == (64, 64)
