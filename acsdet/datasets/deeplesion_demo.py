@@ -147,7 +147,8 @@ def _add_lesion(hu: np.ndarray, les: dict, z_mm: float, rng: np.random.Generator
     u = (xx - les['cx']) * ct + (yy - les['cy']) * st
     v = -(xx - les['cx']) * st + (yy - les['cy']) * ct
     rad = np.sqrt((u / max(a, 0.5)) ** 2 + (v / max(b, 0.5)) ** 2)
-    weight = 1.0 / (1.0 + np.exp((rad - 1.0) * 8.0))
+    # partial-volume edge about one pixel wide, as on real CT
+    weight = 1.0 / (1.0 + np.exp(np.clip((rad - 1.0) * max(b, 0.5) / 0.7, -50, 50)))
     tex = rng.normal(0.0, les['texture'], weight.shape).astype(np.float32)
     patch = hu[y0:y1, x0:x1]
     hu[y0:y1, x0:x1] = patch + weight * (les['target'] + tex - patch)
@@ -289,7 +290,7 @@ def prepare_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 5
     """
     anatomy = default_anatomy_dir()
     params = {'num_series': num_series, 'image_size': image_size, 'seed': seed,
-              'anatomy': 'keyslices' if anatomy else 'phantom', 'version': 1}
+              'anatomy': 'keyslices' if anatomy else 'phantom', 'version': 3}
     stamp = osp.join(root, '.acsdet_demo.json')
     ann_dir = osp.join(root, 'annotations')
     paths = {'root': root, 'images_dir': osp.join(root, 'Images_png'),

@@ -9,11 +9,13 @@ from acsdet.datasets.deeplesion_demo import make_demo_deeplesion, prepare_demo_d
 from acsdet.datasets.deeplesion_info import read_dl_info
 from acsdet.datasets.deeplesion_png import read_hu_png, slice_path
 
+SIZE = 256
+
 
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo'))
-    info = make_demo_deeplesion(root, num_series=10, image_size=128, seed=1)
+    info = make_demo_deeplesion(root, num_series=10, image_size=SIZE, seed=1)
     return root, info
 
 
@@ -30,8 +32,8 @@ def test_layout_and_csv_parse(demo):
         first, last = r.slice_range
         for i in range(first, last + 1):
             hu = read_hu_png(slice_path(info['images_dir'], r.series, i))
-            assert hu.shape == (128, 128)
-        assert r.image_size == (128, 128)
+            assert hu.shape == (SIZE, SIZE)
+        assert r.image_size == (SIZE, SIZE)
     assert sum(len(os.listdir(osp.join(info['images_dir'], d)))
                for d in os.listdir(info['images_dir'])) == info['num_slices']
     # the raw csv keeps DeepLesion's quoting: "x, y, ..." lists
@@ -43,16 +45,18 @@ def test_lesions_extend_over_several_slices(demo):
     """The lesion core has the lesion's HU on every slice its ellipsoid reaches."""
     _, info = demo
     spans = []
-    for les in info['lesions']:
-        yy, xx = np.mgrid[:128, :128]
-        core = np.hypot(xx - les['cx'], yy - les['cy']) <= max(0.4 * les['b'], 1.0)
+    big = [les for les in info['lesions'] if les['b'] >= 6]  # a core of several pixels
+    assert len(big) >= 5
+    for les in big:
+        yy, xx = np.mgrid[:SIZE, :SIZE]
+        core = np.hypot(xx - les['cx'], yy - les['cy']) <= 0.3 * les['b']
         first, last = les['slice_range']
         inside = 0
         for idx in range(first, last + 1):
             z = (idx - les['key_slice']) * les['slice_interval']
             hu = read_hu_png(slice_path(info['images_dir'], les['series'], idx))
             if abs(z - les['z0_mm']) < 0.5 * les['c_mm']:
-                assert abs(hu[core].mean() - les['target']) < 25
+                assert abs(hu[core].mean() - les['target']) < 30
                 inside += 1
         spans.append((les['slice_interval'], inside))
     assert all(n >= 1 for _, n in spans)
