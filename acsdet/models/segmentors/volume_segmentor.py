@@ -1,0 +1,122 @@
+"""A minimal mmengine segmentor for volumes: a network that outputs logits, plus its losses.
+
+It follows mmengine's ``BaseModel`` protocol (``loss`` / ``predict`` / ``tensor`` modes) so
+``tools/train.py`` / ``tools/test.py`` drive it with any dataset whose samples carry
+``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W).  Whole-volume inference
+only: sliding-window inference is not part of this module.
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from acsdet.registry import MODELS
+
+__all__ = ['VolumeSegmentor']
+
+
+def _label_tensor(value, index: int) -> torch.Tensor:
+    if value is None:
+        raise KeyError(f'VolumeSegmentor: data sample {index} has no gt_sem_seg')
+    if isinstance(value, BaseDataElement):
+        value = value.data
+    value = torch.as_tensor(value)
+    if value.dim() == 4 and value.shape[0] == 1:
+        value = value[0]
+    if value.dim() != 3:
+        raise ValueError(f'VolumeSegmentor: gt_sem_seg of data sample {index} must be '
+                         f'(D, H, W) or (1, D, H, W), got shape {tuple(value.shape)}')
+    return value.long()
+
+
+@MODELS.register_module()
+class VolumeSegmentor(BaseModel):
+    """Semantic segmentation of volumes with one network and a sum of losses.
+
+    Args:
+        backbone (dict): Config of a network mapping (B, C, D, H, W) to logits
+            (B, K, D, H, W), e.g. ``dict(type='GSPUNet3D', num_classes=K)``.
+        loss (dict | list[dict]): Loss config(s) called as ``loss(logits, labels)`` with
+            labels (B, D, H, W); each loss's ``loss_name`` (default ``'loss_<index>'``) is its
+            key in the loss dict. Defaults to ``dict(type='SoftDiceLoss')``.
+        data_preprocessor (dict | None): Defaults to mmengine's ``BaseDataPreprocessor``
+            (moves the data to the device).
+        init_cfg (dict | None): Defaults to None.
+
+    Data: ``inputs`` is a (B, C, D, H, W) tensor or a list of B (C, D, H, W) tensors of one
+    size; ``data_samples`` are ``BaseDataElement``s whose ``gt_sem_seg`` is a label map
+    (D, H, W) (tensor, or element with ``.data``). ``predict`` sets ``pred_sem_seg``
+    (``BaseDataElement`` with ``data`` (D, H, W) long) on each sample, the format
+    :class:`acsdet.evaluation.metrics.DiceMetric` reads.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 loss: Union[dict, Sequence[dict]] = dict(type='SoftDiceLoss'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        loss_cfgs = [loss] if isinstance(loss, dict) else list(loss)
+        if not loss_cfgs:
+            raise ValueError('VolumeSegmentor: at least one loss is needed')
+        self.losses = torch.nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
+
+    @staticmethod
+    def _stack(inputs) -> torch.Tensor:
+        if isinstance(inputs, (list, tuple)):
+            shapes = {tuple(x.shape) for x in inputs}
+            if len(shapes) != 1:
+                raise ValueError(f'VolumeSegmentor: inputs of one batch must share a shape, '
+                                 f'got {sorted(shapes)}')
+            inputs = torch.stack(list(inputs))
+        if inputs.dim() != 5:
+            raise ValueError(f'VolumeSegmentor: inputs must be (B, C, D, H, W), got shape '
+                             f'{tuple(inputs.shape)}')
+        return inputs.float()
+
+    def forward(self,
+                inputs: Union[torch.Tensor, List[torch.Tensor]],
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor'):
+        """Run in ``'tensor'`` (logits (B, K, D, H, W)), ``'loss'`` (dict of losses) or
+        ``'predict'`` (list of data samples with ``pred_sem_seg``) mode."""
+        logits = self.backbone(self._stack(inputs))
+        if mode == 'tensor':
+            return logits
+        if mode == 'loss':
+            return self.loss(logits, data_samples)
+        if mode == 'predict':
+            return self.predict(logits, data_samples)
+        raise ValueError(f"VolumeSegmentor: mode must be 'tensor', 'loss' or 'predict', "
+                         f'got {mode!r}')
+
+    def loss(self, logits: torch.Tensor,
+             data_samples: Sequence[BaseDataElement]) -> Dict[str, torch.Tensor]:
+        """Losses of logits (B, K, D, H, W) against the samples' ``gt_sem_seg``."""
+        if data_samples is None or len(data_samples) != logits.shape[0]:
+            raise ValueError('VolumeSegmentor: loss mode needs one data sample per input')
+        labels = torch.stack([
+            _label_tensor(ds.get('gt_sem_seg'), i) for i, ds in enumerate(data_samples)
+        ]).to(logits.device)
+        if labels.shape[1:] != logits.shape[2:]:
+            raise ValueError(f'VolumeSegmentor: gt_sem_seg size {tuple(labels.shape[1:])} != '
+                             f'logits size {tuple(logits.shape[2:])}')
+        losses = {}
+        for i, loss in enumerate(self.losses):
+            name = getattr(loss, 'loss_name', f'loss_{i}')
+            value = loss(logits, labels)
+            losses[name] = losses[name] + value if name in losses else value
+        return losses
+
+    def predict(self, logits: torch.Tensor,
+                data_samples: Optional[List[BaseDataElement]] = None
+                ) -> List[BaseDataElement]:
+        """Arg-max label maps (D, H, W) stored as ``pred_sem_seg`` on each data sample."""
+        if data_samples is None:
+            data_samples = [BaseDataElement() for _ in range(logits.shape[0])]
+        labels = logits.argmax(dim=1)
+        for ds, label in zip(data_samples, labels):
+            ds.pred_sem_seg = BaseDataElement(data=label)
+        return list(data_samples)
