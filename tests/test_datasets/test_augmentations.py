@@ -125,3 +125,23 @@ def test_pack_rejects_a_2d_image():
     with pytest.raises(ValueError, match=r'x.png: expected an \(H, W, D\) slice stack, '
                                          r'got \(4, 4\)'):
         PackMultiSliceDetInputs()({'img': np.zeros((4, 4), np.float32), 'img_path': 'x.png'})
+
+
+def test_recist_box_mode_keeps_the_deeplesion_margin_under_rotation():
+    """DeepLesion boxes are the RECIST extent +- 5 px: after a rotation by 30 degrees and a
+    1.2x zoom the rebuilt box is the new extent +- 6 px; projecting corners inflates it."""
+    boxes = {}
+    for mode in ('recist', 'project'):
+        results, _ = _sample()
+        t = RandomShiftScaleRotate(prob=1.0, bbox_mode=mode)
+        out = PackMultiSliceDetInputs()(t.apply(results, t.affine_matrix(W, H, (3.0, -2.0),
+                                                                           1.2, 30.0)))
+        g = out['data_samples'].gt_instances
+        boxes[mode] = g.bboxes.tensor[0].numpy()
+        pts = g.recists[0].numpy().reshape(4, 2)
+    expected = np.concatenate([pts.min(0) - 6.0, pts.max(0) + 6.0])
+    np.testing.assert_allclose(boxes['recist'], expected, atol=1e-3)
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    assert area(boxes['project']) > 1.2 * area(boxes['recist'])
+    with pytest.raises(ValueError, match="bbox_mode must be 'recist' or 'project'"):
+        RandomShiftScaleRotate(bbox_mode='mask')

@@ -8,6 +8,8 @@ from mmcv.transforms import BaseTransform
 
 from acsdet.registry import TRANSFORMS
 
+from .pack_multi_slice import project_index_points
+
 __all__ = ['RandomShiftScaleRotate', 'pixel_to_index_affine']
 
 # cv2 image functions accept at most CV_CN_MAX = 512 channels
@@ -40,10 +42,14 @@ def _warp(arr: np.ndarray, m: np.ndarray, size: Tuple[int, int], flags: int,
 class RandomShiftScaleRotate(BaseTransform):
     """Random affine augmentation (shift, isotropic rescale, rotation about the centre).
 
-    The same matrix warps the (H, W, D) slice stack (bilinear, border = ``border_value``),
-    the masks (nearest), and the boxes (corners projected, then the enclosing box, clipped to
-    the image); it is recorded in ``homography_matrix`` so that
-    :class:`PackMultiSliceDetInputs` maps the RECIST points the same way.  Instances whose box
+    The same matrix warps the (H, W, D) slice stack (bilinear, border = ``border_value``) and
+    the masks (nearest); it is recorded in ``homography_matrix`` so that
+    :class:`PackMultiSliceDetInputs` maps the RECIST points the same way.  Boxes
+    (``bbox_mode``): ``'recist'`` rebuilds each box the way DeepLesion defines it, as the
+    extent of the mapped RECIST end points plus the box's own margins around them (5 px in
+    DeepLesion) times the scale, so a rotation does not inflate it; ``'project'`` (mmdet's
+    way, and the fallback without ``gt_recists``) takes the box enclosing the mapped corners.
+    Boxes are clipped to the image.  Instances whose box
     becomes smaller than ``min_bbox_size`` (pushed out of the image) are removed from every
     per-instance key.  The image size does not change.
 
@@ -56,11 +62,16 @@ class RandomShiftScaleRotate(BaseTransform):
             :class:`LoadDeepLesionSlices`). Default: 0.0.
         min_bbox_size (float): Boxes narrower or shorter than this (pixels) are dropped.
             Default: 2.0.
+        bbox_mode (str): ``'recist'`` or ``'project'`` (see above). Default: ``'recist'``.
     """
 
     def __init__(self, prob: float = 0.5, max_shift: float = 0.05,
                  scale_range: Sequence[float] = (0.85, 1.15), max_rotate: float = 15.0,
-                 border_value: float = 0.0, min_bbox_size: float = 2.0):
+                 border_value: float = 0.0, min_bbox_size: float = 2.0,
+                 bbox_mode: str = 'recist'):
+        if bbox_mode not in ('recist', 'project'):
+            raise ValueError(f"bbox_mode must be 'recist' or 'project', got {bbox_mode!r}")
+        self.bbox_mode = bbox_mode
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
         if not 0 < scale_range[0] <= scale_range[1]:
@@ -118,7 +129,12 @@ class RandomShiftScaleRotate(BaseTransform):
             results['gt_masks'] = type(masks)(warped, h, w)
         if results.get('gt_bboxes') is not None:
             boxes = results['gt_bboxes']
-            boxes.project_(matrix)
+            recists = results.get('gt_recists')
+            if self.bbox_mode == 'recist' and recists is not None and len(recists):
+                boxes.tensor = boxes.tensor.new_tensor(
+                    self._boxes_from_recist(results, boxes.tensor.numpy(), matrix))
+            else:
+                boxes.project_(matrix)
             boxes.clip_((h, w))
             t = boxes.tensor
             keep = ((t[:, 2] - t[:, 0] >= self.min_bbox_size)
@@ -133,7 +149,22 @@ class RandomShiftScaleRotate(BaseTransform):
             np.float32)
         return results
 
+    @staticmethod
+    def _boxes_from_recist(results: dict, boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """(N, 4) boxes = extent of the mapped RECIST points + the current margins * scale."""
+        base = np.asarray(results.get('recist_base_matrix', np.eye(3)), np.float64)
+        prev = results.get('homography_matrix')
+        prev = np.eye(3) if prev is None else np.asarray(prev, np.float64)
+        rel = prev @ np.linalg.inv(base)  # recists are stored in the frame at load time
+        cur = project_index_points(results['gt_recists'], rel).reshape(-1, 4, 2)
+        new = project_index_points(results['gt_recists'], matrix @ rel).reshape(-1, 4, 2)
+        margins = np.concatenate([cur.min(1) - boxes[:, :2], boxes[:, 2:] - cur.max(1)], 1)
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+        return np.concatenate([new.min(1), new.max(1)], 1) + np.array(
+            [-1, -1, 1, 1]) * np.maximum(margins, 0) * scale
+
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(prob={self.prob}, max_shift={self.max_shift}, '
                 f'scale_range={self.scale_range}, max_rotate={self.max_rotate}, '
-                f'border_value={self.border_value}, min_bbox_size={self.min_bbox_size})')
+                f'border_value={self.border_value}, min_bbox_size={self.min_bbox_size}, '
+                f'bbox_mode={self.bbox_mode!r})')
