@@ -41,7 +41,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .deeplesion_info import (DLInfoRecord, group_by_key_slice, read_dl_info)
+from .deeplesion_info import DLInfoRecord, group_by_key_slice, read_dl_info
 from .deeplesion_png import read_hu_png, slice_path
 from .recist_grabcut import recist_ellipse_mask, recist_grabcut_mask
 

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
-from pycocotools import mask as mask_utils
 
 from acsdet.datasets import deeplesion_coco
 from acsdet.datasets.deeplesion_coco import convert_deeplesion

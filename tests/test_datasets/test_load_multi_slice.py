@@ -85,7 +85,8 @@ def test_missing_neighbour_is_a_one_line_error(tmp_path):
 
 
 def test_missing_series_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r'series folder not found: .*/nowhere \(sample .*/nowhere/050.png\)'):
+    with pytest.raises(FileNotFoundError,
+                       match=r'series folder not found: .*/nowhere \(sample .*/nowhere/050.png\)'):
         LoadDeepLesionSlices(num_slices=3)(_results(str(tmp_path / 'nowhere')))
 
 
