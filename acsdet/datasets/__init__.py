@@ -11,3 +11,8 @@ __all__ = [
     'prepare_demo_deeplesion', 'DLInfoError', 'DLInfoRecord', 'read_dl_info',
     'recist_grabcut_mask', 'recist_ellipse_mask', 'slice_blend_plan', 'blend_slices'
 ]
+from .poc_shapes import (POC_CLASSES, generate_poc_shapes, load_poc_sample,  # noqa: E402
+                         make_poc_sample, poc_sample_rng)
+
+__all__ += ['POC_CLASSES', 'generate_poc_shapes', 'load_poc_sample', 'make_poc_sample',
+            'poc_sample_rng']
