@@ -23,8 +23,8 @@ class DepthSqueezeNeck(BaseModule):
     - ``'center'``: the centre (key) slice ``D // 2``,
 
     then a 1x1 lateral conv maps every level to ``out_channels``; going top-down, each coarser
-    map is upsampled (nearest, to the finer map's size) and added, and optionally smoothed by
-    a 3x3 conv.  ``num_outs=1`` returns the single stride-4 map of the paper; more outputs give
+    map is upsampled (nearest, to the finer map's size) and added; each returned map is then
+    optionally smoothed by a 3x3 conv (as in FPN).  ``num_outs=1`` returns the single stride-4 map of the paper; more outputs give
     an FPN-style pyramid (finest first), extra levels beyond the inputs made by stride-2 max
     pooling of the coarsest output (as mmdet's FPN without extra convs).
 
