@@ -143,14 +143,6 @@ def _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans):
     return out
 
 
-def _chunks(n_out: int, stride: int, plane_elems: int, total_elems: int):
-    """Split ``n_out`` output positions so that one chunk's input gradient stays under
-    ``_GRAD_CHUNK_FRACTION`` of the input."""
-    budget = max(1, int(total_elems * _GRAD_CHUNK_FRACTION) // max(1, plane_elems * stride))
-    step = max(1, min(n_out, budget))
-    return [(o, min(n_out, o + step)) for o in range(0, n_out, step)]
-
-
 class _ACSConvFunction(torch.autograd.Function):
     """ACS convolution saving only the input and the weight (see the module docstring)."""
 
@@ -166,10 +158,19 @@ class _ACSConvFunction(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, segs, plans, has_bias = ctx.conf
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = torch.zeros_like(x) if need_x else None
+        # the first segment covering the whole input writes instead of adding: no zero fill
+        first_full = next((i for i, seg in enumerate(segs) if seg.groups == 1 and
+                           (seg.in_lo, seg.in_hi) == (0, x.shape[1]) and
+                           plans[VIEW_AXES[seg.view]].start == 0 and
+                           plans[VIEW_AXES[seg.view]].length == x.shape[VIEW_AXES[seg.view]]),
+                          None) if need_x else None
+        grad_x = None if not need_x else \
+            torch.zeros_like(x) if first_full is None else torch.empty_like(x)
         grad_w = torch.zeros_like(weight) if need_w else None
         grad_b = grad_out.sum((0, 2, 3, 4)) if (has_bias and need_b) else None
-        for seg in segs:
+        if first_full is not None:  # process it first
+            segs = [segs[first_full]] + segs[:first_full] + segs[first_full + 1:]
+        for i, seg in enumerate(segs):
             call = _segment_call(x, weight, seg, plans, padding)
             plan, axis = call.plan, call.axis
             if plan.o_hi <= plan.o_lo:
@@ -182,29 +183,44 @@ class _ACSConvFunction(torch.autograd.Function):
                     g, call.x, call.weight, None, stride, call.padding, dilation, False,
                     (0, 0, 0), seg.groups, (False, True, False))[1].squeeze(axis)
             if need_x:
-                _accumulate_grad_input(grad_x, g, call, seg, stride, dilation)
+                _accumulate_grad_input(grad_x, g, call, seg, stride, dilation,
+                                       overwrite=first_full is not None and i == 0)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
-def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride, dilation):
-    """Add the view's input gradient into ``grad_x``, in chunks along the view's flat axis.
+def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride, dilation,
+                           overwrite: bool = False):
+    """Add the view's input gradient into ``grad_x``, a slab of input channels at a time.
 
-    Along its flat axis a view's kernel has size 1 and no padding, so output positions
-    ``[o0, o1)`` depend on input planes ``start + [o0, o1) * stride`` only: the chunks are
-    independent and each needs a transient buffer of a fraction of the input only.
+    Input-channel slabs are independent (each is a transposed conv with that slab of the
+    weight), so the transient buffer is ``_GRAD_CHUNK_FRACTION`` of the input.  Measured on
+    oneDNN (CPU): ``F.conv_transpose3d`` on 8 slabs is as fast as one full call, whereas
+    ``aten.convolution_backward`` on slabs or spatial chunks is 2x slower.
     """
-    axis, plan = call.axis, call.plan
-    s = stride[axis - 2]
+    xs, w, axis = call.x, call.weight, call.axis
     target = grad_x.narrow(1, seg.in_lo, seg.in_hi - seg.in_lo)
-    n_out = plan.o_hi - plan.o_lo
-    plane = call.x.numel() // max(1, call.x.shape[axis])
-    for o0, o1 in _chunks(n_out, s, plane, grad_x.numel()):
-        n_in = (o1 - o0 - 1) * s + 1
-        gxc = torch.ops.aten.convolution_backward(
-            g.narrow(axis, o0, o1 - o0), call.x.narrow(axis, o0 * s, n_in), call.weight, None,
-            stride, call.padding, dilation, False, (0, 0, 0), seg.groups,
-            (True, False, False))[0]
-        target.narrow(axis, plan.start + o0 * s, n_in).add_(gxc)
+    if not (call.plan.start == 0 and call.plan.length == grad_x.shape[axis]):
+        target = target.narrow(axis, call.plan.start, call.plan.length)
+    k = w.shape[2:]
+    out_pad = tuple(
+        xs.shape[a] - ((g.shape[a] - 1) * stride[a - 2] - 2 * call.padding[a - 2] +
+                       dilation[a - 2] * (k[a - 2] - 1) + 1) for a in (2, 3, 4))
+    # slabs of whole groups (groups > 1) or of input channels (groups == 1)
+    units, per_unit_in = (seg.groups, xs.shape[1] // seg.groups) if seg.groups > 1 else \
+        (xs.shape[1], 1)
+    step = max(1, int(units * _GRAD_CHUNK_FRACTION))
+    if seg.groups == 1 and step > 16:
+        step -= step % 16  # oneDNN blocks channels by 16
+    opg = w.shape[0] // seg.groups
+    for u0 in range(0, units, step):
+        u1 = min(units, u0 + step)
+        if seg.groups > 1:
+            gc, wc, ng = g[:, u0 * opg:u1 * opg], w[u0 * opg:u1 * opg], u1 - u0
+        else:
+            gc, wc, ng = g, w[:, u0:u1], 1
+        gxc = F.conv_transpose3d(gc, wc, None, stride, call.padding, out_pad, ng, dilation)
+        dst = target.narrow(1, u0 * per_unit_in, (u1 - u0) * per_unit_in)
+        dst.copy_(gxc) if overwrite else dst.add_(gxc)
         del gxc
 
 
