@@ -6,10 +6,11 @@ and 3D convolutions (and of the full DeepLesion Mask R-CNN), measured side by si
     .venv/bin/python benchmarks/bench_backbones.py --detector            # also the full detector
 
 Time: median of ``--repeat`` forward+backward passes after one warm-up pass, batch 1, training
-mode.  Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the memory held before the
-pass; on the CPU the process's peak resident set (``VmHWM``, reset through
-``/proc/self/clear_refs``) above the resident set before the pass, i.e. activations + gradients +
-workspace.  FLOPs: forward multiply-adds counted with ``torch.utils.flop_counter``.
+mode, the conv types interleaved in every round (a varying load on a shared machine hits them
+alike).  Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the memory held before a
+pass; on the CPU, in a fresh process per conv type, the peak resident set (``VmHWM``, reset
+through ``/proc/self/clear_refs``) of the first pass above the resident set before it, i.e.
+activations + gradients + workspace.  FLOPs: forward multiply-adds counted with ``torch.utils.flop_counter``.
 Targets (docs/detector.md): ACS time <= 1.25 x 2.5D time; the 3D / ACS time ratio is reported
 next to the 3D / ACS FLOP ratio.  ``--threads`` pins torch's intra-op threads (default: torch's
 own choice) so runs on a shared machine are comparable.
@@ -18,6 +19,7 @@ import argparse
 import copy
 import os.path as osp
 import statistics
+import subprocess
 import sys
 import time
 
@@ -77,44 +79,81 @@ def forward_flops(model, x) -> float:
     return counter.get_total_flops() / 2  # multiply-adds
 
 
-def time_backbone(model, x, repeat, device):
-    def step():
-        model.zero_grad(set_to_none=True)
-        outs = model(x)
-        sum(o.float().mean() for o in outs).backward()
+def backbone_step(model, x):
+    model.zero_grad(set_to_none=True)
+    outs = model(x)
+    sum(o.float().mean() for o in outs).backward()
 
-    model.train()
-    step()  # warm-up
-    times = []
+
+def detector_step(model, data):
+    model.zero_grad(set_to_none=True)
+    batch = model.data_preprocessor(copy.deepcopy(data), training=True)
+    loss, _ = model.parse_losses(model.loss(batch['inputs'], batch['data_samples']))
+    loss.backward()
+
+
+def build(what, conv, args, device):
+    """(model, step input) of a backbone or a detector with the given conv type."""
+    torch.manual_seed(0)
+    if what == 'backbone':
+        from acsdet.models.backbones import TruncatedDenseNet3D
+        net = TruncatedDenseNet3D(conv_type=conv, num_slices=args.slices).to(device).train()
+        x = torch.randn(1, 1, args.slices, args.size, args.size, device=device)
+        return net, x
+    from mmengine.config import Config
+
+    from acsdet.registry import MODELS
+    cfg = copy.deepcopy(Config.fromfile(
+        osp.join(REPO, 'configs/_base_/models/maskrcnn_densenet3d_deeplesion.py')).model)
+    cfg.backbone.conv_type = conv
+    cfg.backbone.num_slices = cfg.neck.num_slices = args.slices
+    model = MODELS.build(cfg).to(device).train()
+    return model, _detector_data(args.slices, args.size, device)
+
+
+def _step_fn(what):
+    return backbone_step if what == 'backbone' else detector_step
+
+
+def measure_memory(what, conv, args, device) -> float:
+    """Peak memory (MiB) of the first forward+backward, in a fresh process on the CPU."""
+    if device.type == 'cuda':
+        model, inp = build(what, conv, args, device)
+        _step_fn(what)(model, inp)  # warm-up: cuDNN workspaces, allocator
+        with PeakMemory(device) as mem:
+            _step_fn(what)(model, inp)
+        return mem.peak_mib
+    cmd = [sys.executable, osp.abspath(__file__), '--_memory-worker', what, conv,
+           '--size', str(args.size), '--slices', str(args.slices)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _memory_worker(what, conv, args, device):
+    model, inp = build(what, conv, args, device)
     with PeakMemory(device) as mem:
-        for _ in range(repeat):
+        _step_fn(what)(model, inp)
+    print(mem.peak_mib)
+
+
+def measure_times(what, convs, args, device):
+    """Median fwd+bwd time per conv type; the types are interleaved in every round so a
+    varying load on a shared machine affects them alike."""
+    built = {c: build(what, c, args, device) for c in convs}
+    step = _step_fn(what)
+    for c in convs:
+        step(*built[c])  # warm-up
+    times = {c: [] for c in convs}
+    for _ in range(args.repeat):
+        for c in convs:
             _sync(device)
             t0 = time.perf_counter()
-            step()
+            step(*built[c])
             _sync(device)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times), mem.peak_mib
-
-
-def time_detector(model, data, repeat, device):
-    def step():
-        model.zero_grad(set_to_none=True)
-        batch = model.data_preprocessor(copy.deepcopy(data), training=True)
-        losses = model.loss(batch['inputs'], batch['data_samples'])
-        loss, _ = model.parse_losses(losses)
-        loss.backward()
-
-    model.train()
-    step()
-    times = []
-    with PeakMemory(device) as mem:
-        for _ in range(repeat):
-            _sync(device)
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times), mem.peak_mib
+            times[c].append(time.perf_counter() - t0)
+    return {c: statistics.median(t) for c, t in times.items()}
 
 
 def _detector_data(num_slices, size, device):
@@ -141,63 +180,53 @@ def main(argv=None):
     parser.add_argument('--conv-types', nargs='+', default=['2.5d', 'acs', '3d'])
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--_memory-worker', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    from mmengine.config import Config
-
-    from acsdet.models.backbones import TruncatedDenseNet3D
-    from acsdet.registry import MODELS
     from acsdet.utils import register_all_modules
     register_all_modules()
+    if args._memory_worker:
+        _memory_worker(*args._memory_worker, args, device)
+        return
 
-    x = torch.randn(1, 1, args.slices, args.size, args.size, device=device)
     print(f'device={device} threads={torch.get_num_threads()} input=1x1x{args.slices}x'
-          f'{args.size}x{args.size} repeat={args.repeat} (median)')
-    rows = {}
+          f'{args.size}x{args.size} repeat={args.repeat} (median, conv types interleaved)')
+    rows = {c: {} for c in args.conv_types}
     for conv in args.conv_types:
-        torch.manual_seed(0)
-        net = TruncatedDenseNet3D(conv_type=conv, num_slices=args.slices).to(device)
-        params = sum(p.numel() for p in net.parameters())
-        macs = forward_flops(net, x)
-        t, mem = time_backbone(net, x, args.repeat, device)
-        rows[conv] = dict(params=params, gmacs=macs / 1e9, time=t, mem=mem)
+        net, x = build('backbone', conv, args, device)
+        rows[conv]['params'] = sum(p.numel() for p in net.parameters())
+        rows[conv]['gmacs'] = forward_flops(net, x) / 1e9
         del net
-    if args.detector:
-        cfg_path = osp.join(REPO, 'configs/_base_/models/maskrcnn_densenet3d_deeplesion.py')
-        data = _detector_data(args.slices, args.size, device)
+    whats = ['backbone'] + (['detector'] if args.detector else [])
+    for what in whats:
+        for conv, t in measure_times(what, args.conv_types, args, device).items():
+            rows[conv][f'{what}_time'] = t
         for conv in args.conv_types:
-            cfg = copy.deepcopy(Config.fromfile(cfg_path).model)
-            cfg.backbone.conv_type = conv
-            cfg.backbone.num_slices = cfg.neck.num_slices = args.slices
-            torch.manual_seed(0)
-            model = MODELS.build(cfg).to(device)
-            t, mem = time_detector(model, data, args.repeat, device)
-            rows[conv].update(det_time=t, det_mem=mem)
-            del model
+            rows[conv][f'{what}_mem'] = measure_memory(what, conv, args, device)
 
-    head = f'{"backbone":>9} {"params":>11} {"GMACs":>8} {"fwd+bwd s":>10} {"peak MiB":>9}'
+    head = f'{"conv":>5} {"params":>11} {"GMACs":>7} {"backbone s":>11} {"peak MiB":>9}'
     if args.detector:
-        head += f' {"det fwd+bwd s":>14} {"det peak MiB":>13}'
+        head += f' {"detector s":>11} {"peak MiB":>9}'
     print(head)
     for conv, r in rows.items():
-        line = (f'{conv:>9} {r["params"]:>11,} {r["gmacs"]:>8.2f} {r["time"]:>10.3f} '
-                f'{r["mem"]:>9.0f}')
+        line = (f'{conv:>5} {r["params"]:>11,} {r["gmacs"]:>7.2f} {r["backbone_time"]:>11.3f} '
+                f'{r["backbone_mem"]:>9.0f}')
         if args.detector:
-            line += f' {r["det_time"]:>14.3f} {r["det_mem"]:>13.0f}'
+            line += f' {r["detector_time"]:>11.3f} {r["detector_mem"]:>9.0f}'
         print(line)
-    if {'acs', '2.5d'} <= rows.keys():
-        ratio = rows['acs']['time'] / rows['2.5d']['time']
-        print(f'ACS / 2.5D time: {ratio:.2f}x (target <= 1.25x: '
-              f'{"met" if ratio <= 1.25 else "NOT met"})')
-        if args.detector:
-            print(f'ACS / 2.5D detector time: '
-                  f'{rows["acs"]["det_time"] / rows["2.5d"]["det_time"]:.2f}x')
-    if {'acs', '3d'} <= rows.keys():
-        print(f'3D / ACS time: {rows["3d"]["time"] / rows["acs"]["time"]:.2f}x  vs  3D / ACS '
-              f'FLOPs: {rows["3d"]["gmacs"] / rows["acs"]["gmacs"]:.2f}x')
+    for what in whats:
+        if {'acs', '2.5d'} <= rows.keys():
+            ratio = rows['acs'][f'{what}_time'] / rows['2.5d'][f'{what}_time']
+            print(f'{what}: ACS / 2.5D time {ratio:.2f}x (target <= 1.25x: '
+                  f'{"met" if ratio <= 1.25 else "NOT met"}), memory '
+                  f'{rows["acs"][f"{what}_mem"] / rows["2.5d"][f"{what}_mem"]:.2f}x')
+        if {'acs', '3d'} <= rows.keys():
+            print(f'{what}: 3D / ACS time {rows["3d"][f"{what}_time"] / rows["acs"][f"{what}_time"]:.2f}x'
+                  f' vs backbone FLOPs {rows["3d"]["gmacs"] / rows["acs"]["gmacs"]:.2f}x, memory '
+                  f'{rows["3d"][f"{what}_mem"] / rows["acs"][f"{what}_mem"]:.2f}x')
 
 
 if __name__ == '__main__':
