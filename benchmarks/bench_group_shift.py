@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -213,7 +214,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    logging.getLogger('mmengine').setLevel(logging.WARNING)  # DiceMetric's per-call summary
+    MMLogger.get_current_instance().setLevel(logging.WARNING)  # DiceMetric's summary line
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -25,6 +25,7 @@ __all__ = [
     'acs_conv3d', 'acs_conv3d_reference', 'acs_kernel_split', 'view_conv3d', 'conv2_5d',
     'inflate_2d_weight', 'ChannelLayerNorm3d'
 ]
-from .group_shift import GroupShift, group_shift, group_shift_index  # noqa: E402
+from .group_shift import (GroupShift, clear_group_shift_cache, group_shift,  # noqa: E402
+                          group_shift_index)
 
-__all__ += ['GroupShift', 'group_shift', 'group_shift_index']
+__all__ += ['GroupShift', 'group_shift', 'group_shift_index', 'clear_group_shift_cache']

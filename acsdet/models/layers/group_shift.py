@@ -23,13 +23,14 @@ Sizes not divisible by the group counts (``remainder``):
   (``d = floor(D / g_d)``) and the remaining ``D mod g_d`` trailing slices stay in place, so
   the op is always an exact permutation (invertible, norm-preserving).  Needs ``D >= g_d``.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
-__all__ = ['GroupShift', 'group_shift', 'group_shift_index']
+__all__ = ['GroupShift', 'group_shift', 'group_shift_index', 'clear_group_shift_cache']
 
 _REMAINDER_MODES = ('pad', 'keep')
 
@@ -113,6 +114,32 @@ def group_shift_index(size: Sequence[int],
     return src.clamp_(min=0), src_valid, dst.clamp_(min=0), dst_valid
 
 
+# Index tables shared by all Group Shift layers, least recently used first out.  Each table
+# pair costs 16 * G bytes per voxel of the layer's (D, H, W), so layers with the same size
+# and groups (e.g. encoder and decoder of one stage) share one copy.
+_TABLE_CACHE: 'OrderedDict[tuple, _Tables]' = OrderedDict()
+_TABLE_CACHE_SIZE = 16
+
+
+def _cached_tables(size, groups, remainder: str, device: torch.device) -> _Tables:
+    key = (tuple(int(s) for s in size), tuple(groups), remainder, str(device))
+    tables = _TABLE_CACHE.get(key)
+    if tables is None:
+        tables = tuple(t if t is None else t.to(device)
+                       for t in group_shift_index(size, groups, remainder))
+        _TABLE_CACHE[key] = tables
+        while len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
+            _TABLE_CACHE.popitem(last=False)
+    else:
+        _TABLE_CACHE.move_to_end(key)
+    return tables
+
+
+def clear_group_shift_cache() -> None:
+    """Drop the cached Group Shift index tables (e.g. to free GPU memory)."""
+    _TABLE_CACHE.clear()
+
+
 def _gather_shift(x: torch.Tensor, shift_channels: int, index: torch.Tensor,
                   valid: Optional[torch.Tensor]) -> torch.Tensor:
     """Apply one index table to the first ``shift_channels`` channels (one output buffer)."""
@@ -179,7 +206,8 @@ def group_shift(x: torch.Tensor,
             the module docstring). Defaults to ``'pad'``.
         inverse (bool): Apply the inverse shift (undoes the forward one exactly when the
             sizes are divisible or ``remainder='keep'``). Defaults to False.
-        tables: Precomputed :func:`group_shift_index` output for this size, on x's device.
+        tables: Precomputed :func:`group_shift_index` output for this size, on x's device;
+            by default taken from a cache shared by all calls (16 most recent sizes).
 
     Returns:
         Tensor: (B, C, D, H, W), same dtype and device.
@@ -192,8 +220,7 @@ def group_shift(x: torch.Tensor,
     if cs == 0 or G == 1:
         return x.clone()
     if tables is None:
-        tables = tuple(t if t is None else t.to(x.device)
-                       for t in group_shift_index(x.shape[2:], groups, remainder))
+        tables = _cached_tables(x.shape[2:], groups, remainder, x.device)
     src, src_valid, dst, dst_valid = tables
     if inverse:
         src, src_valid, dst, dst_valid = dst, dst_valid, src, src_valid
@@ -204,7 +231,8 @@ class GroupShift(nn.Module):
     """Group Shift of GSP-Conv: a parameter-free spatial-group / channel-group shift.
 
     Registered as ``'GroupShift'`` in mmengine's root ``MODELS``. It has no parameters and no
-    buffers (the index tables are cached per (D, H, W, device) outside the state dict).
+    buffers (the index tables are cached per (D, H, W, groups, device) in a module-level cache
+    shared by all layers, outside the state dict).
 
     Args:
         groups (int | tuple[int, int, int]): Spatial groups (g_d, g_h, g_w). Defaults to
@@ -228,32 +256,19 @@ class GroupShift(nn.Module):
             raise ValueError(f'GroupShift: shift_ratio must be in [0, 1], got {shift_ratio}')
         self.shift_ratio = float(shift_ratio)
         self.remainder = remainder
-        self._tables: Dict[tuple, _Tables] = {}
 
     @property
     def num_groups(self) -> int:
         """G = g_d * g_h * g_w."""
         return self.groups[0] * self.groups[1] * self.groups[2]
 
-    def _get_tables(self, x: torch.Tensor) -> _Tables:
-        key = (tuple(x.shape[2:]), x.device)
-        if key not in self._tables:
-            if len(self._tables) >= 8:  # a handful of sizes per layer in practice
-                self._tables.clear()
-            self._tables[key] = tuple(
-                t if t is None else t.to(x.device)
-                for t in group_shift_index(x.shape[2:], self.groups, self.remainder))
-        return self._tables[key]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Shift. x (Tensor): (B, C, D, H, W) -> (B, C, D, H, W)."""
-        return group_shift(x, self.groups, self.shift_ratio, self.remainder,
-                           tables=self._get_tables(x) if x.dim() == 5 else None)
+        return group_shift(x, self.groups, self.shift_ratio, self.remainder)
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
         """Inverse shift. x (Tensor): (B, C, D, H, W) -> (B, C, D, H, W)."""
-        return group_shift(x, self.groups, self.shift_ratio, self.remainder, inverse=True,
-                           tables=self._get_tables(x) if x.dim() == 5 else None)
+        return group_shift(x, self.groups, self.shift_ratio, self.remainder, inverse=True)
 
     def extra_repr(self) -> str:
         return (f'groups={self.groups}, shift_ratio={self.shift_ratio}, '

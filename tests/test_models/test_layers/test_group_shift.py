@@ -1,11 +1,13 @@
 """GroupShift against a direct per-voxel transcription of formulas (1)-(8) of the GSP-Conv paper."""
+import importlib
 import itertools
 
 import pytest
 import torch
 from mmengine.registry import MODELS
 
-from acsdet.models.layers.group_shift import GroupShift, group_shift, group_shift_index
+from acsdet.models.layers.group_shift import (GroupShift, clear_group_shift_cache, group_shift,
+                                             group_shift_index)
 
 
 def reference_group_shift(x, groups, shift_channels, remainder='pad'):
@@ -159,3 +161,17 @@ def test_bad_arguments():
         GroupShift(shift_ratio=1.5)
     with pytest.raises(ValueError, match=r'groups must be a positive int or \(g_d, g_h, g_w\)'):
         GroupShift(groups=(2, 0, 2))
+
+
+def test_index_tables_are_shared_and_clearable():
+    # the package attribute `group_shift` is the function, so fetch the module itself
+    gs_module = importlib.import_module('acsdet.models.layers.group_shift')
+    clear_group_shift_cache()
+    a, b = GroupShift((1, 2, 2)), GroupShift((1, 2, 2))
+    x = torch.randn(1, 8, 2, 4, 4)
+    assert torch.equal(a(x), b(x))
+    assert len(gs_module._TABLE_CACHE) == 1           # one table pair for both layers
+    GroupShift((1, 2, 2))(torch.randn(1, 8, 2, 4, 6))
+    assert len(gs_module._TABLE_CACHE) == 2
+    clear_group_shift_cache()
+    assert len(gs_module._TABLE_CACHE) == 0
