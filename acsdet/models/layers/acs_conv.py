@@ -32,6 +32,10 @@ VIEWS = ('axial', 'coronal', 'sagittal')
 #: Upper bound on the elements of one input-gradient chunk in backward, as a fraction of the
 #: input: keeps the transient buffer of a view's input gradient small.
 _GRAD_CHUNK_FRACTION = 0.125
+#: Fewest input channels per input-gradient slab (oneDNN blocks channels by 16).
+_GRAD_MIN_SLAB = 16
+#: Convert a contiguous CPU input to channels-last-3d once per forward / weight-gradient pass.
+_STAGE_CHANNELS_LAST = True
 
 
 def acs_kernel_split(out_channels: int) -> Tuple[int, int, int]:
@@ -123,10 +127,24 @@ def _segment_call(x, weight, seg: _Segment, plans, padding) -> _SegmentCall:
                         weight[seg.out_lo:seg.out_hi].unsqueeze(axis), tuple(pad), axis, plan)
 
 
+def _staged(x: torch.Tensor, segs) -> torch.Tensor:
+    """``x`` in channels-last-3d for the oneDNN calls of several segments on the CPU.
+
+    oneDNN converts a (B, C, D, H, W)-contiguous input to its own layout inside every call;
+    converting once and passing channels-last input to the three view convs saves two of
+    those passes.  The copy is transient (never saved for backward).
+    """
+    if _STAGE_CHANNELS_LAST and x.device.type == 'cpu' and len(segs) > 1 and \
+            x.is_contiguous() and x.shape[1] > 1:
+        return x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
 def _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans):
     b = x.shape[0]
     out = torch.empty((b, weight.shape[0], plans[2].out, plans[3].out, plans[4].out),
                       dtype=x.dtype, device=x.device, memory_format=_out_memory_format(x))
+    x = _staged(x, segs)
     for seg in segs:
         call = _segment_call(x, weight, seg, plans, padding)
         plan, axis = call.plan, call.axis
@@ -164,27 +182,35 @@ class _ACSConvFunction(torch.autograd.Function):
                            plans[VIEW_AXES[seg.view]].start == 0 and
                            plans[VIEW_AXES[seg.view]].length == x.shape[VIEW_AXES[seg.view]]),
                           None) if need_x else None
-        grad_x = None if not need_x else \
-            torch.zeros_like(x) if first_full is None else torch.empty_like(x)
+        grad_x = None
         grad_w = torch.zeros_like(weight) if need_w else None
         grad_b = grad_out.sum((0, 2, 3, 4)) if (has_bias and need_b) else None
         if first_full is not None:  # process it first
             segs = [segs[first_full]] + segs[:first_full] + segs[first_full + 1:]
-        for i, seg in enumerate(segs):
-            call = _segment_call(x, weight, seg, plans, padding)
-            plan, axis = call.plan, call.axis
-            if plan.o_hi <= plan.o_lo:
-                continue
+
+        def view_grad(seg, call):
             g = grad_out[:, seg.out_lo:seg.out_hi]
-            if not plan.full:
-                g = g.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
-            if need_w:
-                grad_w[seg.out_lo:seg.out_hi] = torch.ops.aten.convolution_backward(
-                    g, call.x, call.weight, None, stride, call.padding, dilation, False,
-                    (0, 0, 0), seg.groups, (False, True, False))[1].squeeze(axis)
-            if need_x:
-                _accumulate_grad_input(grad_x, g, call, seg, stride, dilation,
-                                       overwrite=first_full is not None and i == 0)
+            if not call.plan.full:
+                g = g.narrow(call.axis, call.plan.o_lo, call.plan.o_hi - call.plan.o_lo)
+            return g
+
+        if need_w:  # weight gradients first, while no input-sized gradient buffer exists
+            xw = _staged(x, segs)
+            for seg in segs:
+                call = _segment_call(xw, weight, seg, plans, padding)
+                if call.plan.o_hi > call.plan.o_lo:
+                    grad_w[seg.out_lo:seg.out_hi] = torch.ops.aten.convolution_backward(
+                        view_grad(seg, call), call.x, call.weight, None, stride, call.padding,
+                        dilation, False, (0, 0, 0), seg.groups,
+                        (False, True, False))[1].squeeze(call.axis)
+            del xw, call
+        if need_x:
+            grad_x = torch.zeros_like(x) if first_full is None else torch.empty_like(x)
+            for i, seg in enumerate(segs):
+                call = _segment_call(x, weight, seg, plans, padding)
+                if call.plan.o_hi > call.plan.o_lo:
+                    _accumulate_grad_input(grad_x, view_grad(seg, call), call, seg, stride,
+                                           dilation, overwrite=first_full is not None and i == 0)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
@@ -209,8 +235,8 @@ def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride,
     units, per_unit_in = (seg.groups, xs.shape[1] // seg.groups) if seg.groups > 1 else \
         (xs.shape[1], 1)
     step = max(1, int(units * _GRAD_CHUNK_FRACTION))
-    if seg.groups == 1 and step > 16:
-        step -= step % 16  # oneDNN blocks channels by 16
+    if seg.groups == 1:  # oneDNN is fast on multiples of 16 channels only
+        step = min(units, max(_GRAD_MIN_SLAB, step - step % 16))
     opg = w.shape[0] // seg.groups
     for u0 in range(0, units, step):
         u1 = min(units, u0 + step)
