@@ -10,7 +10,8 @@ mode, the conv types interleaved in every round (a varying load on a shared mach
 alike).  Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the memory held before a
 pass; on the CPU, in a fresh process per conv type, the peak resident set (``VmHWM``, reset
 through ``/proc/self/clear_refs``) of the first pass above the resident set before it, i.e.
-activations + gradients + workspace.  FLOPs: forward multiply-adds counted with ``torch.utils.flop_counter``.
+activations + gradients + workspace.  FLOPs: forward multiply-adds counted with
+``torch.utils.flop_counter``.
 Targets (docs/detector.md): ACS time <= 1.25 x 2.5D time; the 3D / ACS time ratio is reported
 next to the 3D / ACS FLOP ratio.  ``--threads`` pins torch's intra-op threads (default: torch's
 own choice) so runs on a shared machine are comparable.
@@ -224,7 +225,8 @@ def main(argv=None):
                   f'{"met" if ratio <= 1.25 else "NOT met"}), memory '
                   f'{rows["acs"][f"{what}_mem"] / rows["2.5d"][f"{what}_mem"]:.2f}x')
         if {'acs', '3d'} <= rows.keys():
-            print(f'{what}: 3D / ACS time {rows["3d"][f"{what}_time"] / rows["acs"][f"{what}_time"]:.2f}x'
+            ratio = rows['3d'][f'{what}_time'] / rows['acs'][f'{what}_time']
+            print(f'{what}: 3D / ACS time {ratio:.2f}x'
                   f' vs backbone FLOPs {rows["3d"]["gmacs"] / rows["acs"]["gmacs"]:.2f}x, memory '
                   f'{rows["3d"][f"{what}_mem"] / rows["acs"][f"{what}_mem"]:.2f}x')
 

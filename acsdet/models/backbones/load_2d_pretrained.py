@@ -1,9 +1,10 @@
 """Load 2D (ImageNet) weights into a model whose convolutions were made 3D.
 
-mmengine's ``PretrainedInit`` loads a checkpoint with ``load_state_dict(strict=False)``: it cannot
-rename torchvision's DenseNet keys, inflate a 2D kernel (Cout, Cin, K, K) to the (Cout, Cin, K, K, K)
-of a 3D convolution, nor reduce an RGB stem to the single CT channel, so it would silently skip
-exactly the tensors that matter.  These few rules are what no library offers for this mapping.
+mmengine's ``PretrainedInit`` loads a checkpoint with ``load_state_dict(strict=False)``: it
+cannot rename torchvision's DenseNet keys, inflate a 2D kernel (Cout, Cin, K, K) to the
+(Cout, Cin, K, K, K) of a 3D convolution, nor reduce an RGB stem to the single CT channel, so
+it would silently skip exactly the tensors that matter.  These few rules are what no library
+offers for this mapping.
 
 Rules, applied per tensor of the target model:
 
@@ -22,7 +23,6 @@ Missing and unexpected keys are reported through mmengine's logger.
 import re
 from typing import Dict, Iterable, List, Tuple
 
-import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 

@@ -1,7 +1,7 @@
 """DenseNet-121 truncated after dense block 3, with 3D-context convolutions and depth kept."""
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp

@@ -24,9 +24,10 @@ class DepthSqueezeNeck(BaseModule):
 
     then a 1x1 lateral conv maps every level to ``out_channels``; going top-down, each coarser
     map is upsampled (nearest, to the finer map's size) and added; each returned map is then
-    optionally smoothed by a 3x3 conv (as in FPN).  ``num_outs=1`` returns the single stride-4 map of the paper; more outputs give
-    an FPN-style pyramid (finest first), extra levels beyond the inputs made by stride-2 max
-    pooling of the coarsest output (as mmdet's FPN without extra convs).
+    optionally smoothed by a 3x3 conv (as in FPN).  ``num_outs=1`` returns the single stride-4
+    map of the paper; more outputs give an FPN-style pyramid (finest first), extra levels
+    beyond the inputs made by stride-2 max pooling of the coarsest output (as mmdet's FPN
+    without extra convs).
 
     Args:
         in_channels (Sequence[int]): Channels of the backbone levels. Defaults to

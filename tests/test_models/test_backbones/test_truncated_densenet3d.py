@@ -3,7 +3,6 @@ freezing, gradient checkpointing and clear errors."""
 import pytest
 import torch
 import torchvision
-from mmengine.logging import MMLogger
 
 from acsdet.models.backbones import TruncatedDenseNet3D, rename_legacy_densenet_keys
 from acsdet.models.layers import inflate_2d_weight
@@ -98,7 +97,6 @@ def test_pretrained_weights_land(tmp_path, conv_type):
     tv, path = _torchvision_densenet(tmp_path)
     net = TruncatedDenseNet3D(conv_type=conv_type, num_slices=3,
                               init_cfg=dict(type='Pretrained', checkpoint=path))
-    logger = MMLogger.get_current_instance()
     net.init_weights()
     tvs = tv.state_dict()
     w = tvs['features.denseblock3.denselayer24.conv2.weight']
@@ -110,10 +108,9 @@ def test_pretrained_weights_land(tmp_path, conv_type):
     assert torch.equal(ours_w, w) and torch.allclose(ours_stem, stem)
     assert torch.equal(net.transition2.norm.running_var,
                        tvs['features.transition2.norm.running_var'])
-    del logger
 
 
-def test_pretrained_reports_unused_and_missing_keys(tmp_path, capsys):
+def test_pretrained_reports_unused_and_missing_keys(tmp_path):
     _, path = _torchvision_densenet(tmp_path)
     net = TruncatedDenseNet3D(conv_type='acs', num_slices=3,
                               init_cfg=dict(type='Pretrained', checkpoint=path))

@@ -111,7 +111,6 @@ def test_paper_settings_in_config():
 
 def test_dice_mask_head_loss_is_not_zero_unlike_the_stock_head():
     """mmdet's FCNMaskHead passes labels (all 0 for one class) as DiceLoss weights -> 0."""
-    from mmdet.models.task_modules.samplers import SamplingResult  # noqa: F401
     from mmengine.config import ConfigDict
     torch.manual_seed(0)
     kw = dict(num_convs=1, in_channels=4, conv_out_channels=4, num_classes=1,
