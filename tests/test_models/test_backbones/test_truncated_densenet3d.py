@@ -33,7 +33,12 @@ def test_out_indices_select_levels():
 
 def test_parameter_counts():
     """ACS and 2.5D store the same 2D kernels; 3D has K x the weights in each K x K conv."""
-    counts = {t: _n_params(TruncatedDenseNet3D(conv_type=t)) for t in ('acs', '2.5d', '3d')}
+    nets = {t: TruncatedDenseNet3D(conv_type=t) for t in ('acs', '2.5d', '3d')}
+    counts = {t: _n_params(net) for t, net in nets.items()}
+    for name in ('conv0', 'denseblock2.denselayer5.conv2', 'denseblock2.denselayer5.conv1'):
+        k = {'conv0': 7, 'denseblock2.denselayer5.conv2': 3}.get(name, 1)
+        sizes = {t: net.get_submodule(name).weight.numel() for t, net in nets.items()}
+        assert sizes['acs'] == sizes['2.5d'] and sizes['3d'] == k * sizes['acs']
     assert counts['acs'] == counts['2.5d'] == 4_261_120
     # 42 dense layers with a 3x3 conv 128 -> 32 and the 7x7 stem 1 -> 64:
     # 3D adds (3 - 1) x 42 x 128 x 32 x 9 + (7 - 1) x 64 x 49 weights.
