@@ -70,12 +70,6 @@ class Converted3DBackbone(BaseModule):
                                prefixes=('module.', 'backbone.'),
                                expected_unused=(r'fc\.', r'classifier\.', r'head\.'))
 
-    def train(self, mode: bool = True) -> 'Converted3DBackbone':
-        """Delegates to the inner backbone's ``train`` (its frozen stages / norm_eval)."""
-        super().train(mode)
-        self.backbone.train(mode)
-        return self
-
     def forward(self, x: Tensor):
         """Args: x (Tensor): (B, C, D, H, W). Returns the converted backbone's outputs."""
         name = type(self).__name__
