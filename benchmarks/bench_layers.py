@@ -61,9 +61,10 @@ def layer_case(method, shape):
     }[method]
 
     def run():
-        x.grad = w.grad = None
         out = fwd()
         out.backward(torch.ones_like(out))
+        del out
+        x.grad = w.grad = None  # every pass allocates its gradients afresh
 
     return run
 
@@ -90,9 +91,8 @@ def net_case(method, shape):
     x = torch.randn(*shape)
 
     def run():
-        trunk.zero_grad(set_to_none=True)
-        out = trunk(x)
-        out.sum().backward()
+        trunk(x).sum().backward()
+        trunk.zero_grad(set_to_none=True)  # every pass allocates its gradients afresh
 
     return run
 

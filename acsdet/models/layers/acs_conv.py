@@ -12,7 +12,8 @@ Why a hand-written ``autograd.Function`` rather than three ``F.conv3d`` + ``torc
 view alive for backward whenever a view needs a padded copy, the concatenation costs another
 output-sized buffer, and backward materialises three input-sized gradients before summing them.
 :class:`_ACSConvFunction` saves only the input and the weight, writes the three views into one
-preallocated output, and accumulates the input gradient chunk by chunk into a single buffer.
+preallocated output, and accumulates the input gradient slab by slab into a single buffer
+(design and measurements: ``docs/acs_convolutions.md``).
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -29,8 +30,8 @@ __all__ = ['acs_kernel_split', 'acs_conv3d', 'acs_conv3d_reference', 'view_conv3
 
 VIEWS = ('axial', 'coronal', 'sagittal')
 
-#: Upper bound on the elements of one input-gradient chunk in backward, as a fraction of the
-#: input: keeps the transient buffer of a view's input gradient small.
+#: Input channels per input-gradient slab in backward, as a fraction of the input channels:
+#: bounds the transient buffer of a view's input gradient.
 _GRAD_CHUNK_FRACTION = 0.125
 #: Fewest input channels per input-gradient slab (oneDNN blocks channels by 16).
 _GRAD_MIN_SLAB = 16
