@@ -12,10 +12,12 @@ plus whole converted DenseNet-121 trunks (``torchvision.models.densenet121().fea
 Time: median CPU time (``time.process_time``) of ``--repeats`` forward+backward passes, the
 methods interleaved so that load changes hit them alike.  CPU time rather than wall time: with
 one thread it does not count the time the process waits for a core on a busy machine (cache
-and memory-bandwidth contention from other processes still show).  Peak memory: a fresh subprocess per case runs one warm-up pass, resets the
-kernel's peak resident-set counter (``/proc/self/clear_refs``) and reports ``VmHWM - VmRSS``
-over one forward+backward (inputs and weights excluded), with glibc's mmap threshold fixed so
-that freed buffers leave the resident set.  Linux only.
+and memory-bandwidth contention from other processes still show).
+
+Peak memory: a fresh subprocess per case runs one warm-up pass, resets the kernel's peak
+resident-set counter (``/proc/self/clear_refs``) and reports ``VmHWM - VmRSS`` over one
+forward+backward (inputs and weights excluded), with glibc's mmap threshold fixed so that freed
+buffers leave the resident set.  Linux only.
 
 Usage::
 
