@@ -215,6 +215,13 @@ class _ACSConvFunction(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
+def _small_for_onednn(t: torch.Tensor) -> bool:
+    """Whether PyTorch's CPU convolution heuristic skips oneDNN for input ``t`` (B, C, D, H,
+    W) with a kernel of at most 3 x 3 (``ConvParams::use_mkldnn`` in ATen's Convolution.cpp)."""
+    return t.device.type == 'cpu' and t.shape[0] == 1 and \
+        t.shape[1] * t.shape[2] * t.shape[3] <= 20480
+
+
 def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride, dilation,
                            overwrite: bool = False):
     """Add the view's input gradient into ``grad_x``, a slab of input channels at a time.
@@ -232,6 +239,15 @@ def _accumulate_grad_input(grad_x, g, call: _SegmentCall, seg: _Segment, stride,
     out_pad = tuple(
         xs.shape[a] - ((g.shape[a] - 1) * stride[a - 2] - 2 * call.padding[a - 2] +
                        dilation[a - 2] * (k[a - 2] - 1) + 1) for a in (2, 3, 4))
+    if _small_for_onednn(g) and not _small_for_onednn(xs):
+        # PyTorch sends a transposed conv on a small grad_out (batch 1, C*D*H <= 20480) to its
+        # slow native kernel (10x slower here), but the input-gradient of convolution_backward
+        # follows the size of the (larger) input: one call, the buffer is small anyway.
+        gx = torch.ops.aten.convolution_backward(g, xs, w, None, stride, call.padding, dilation,
+                                                 False, (0, 0, 0), seg.groups,
+                                                 (True, False, False))[0]
+        target.copy_(gx) if overwrite else target.add_(gx)
+        return
     # slabs of whole groups (groups > 1) or of input channels (groups == 1)
     units, per_unit_in = (seg.groups, xs.shape[1] // seg.groups) if seg.groups > 1 else \
         (xs.shape[1], 1)
