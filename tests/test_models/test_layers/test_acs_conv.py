@@ -191,3 +191,17 @@ def test_registered_for_build_conv_layer():
         layer = cnn.build_conv_layer(dict(type=name), 4, 6, 3, stride=(1, 2, 2), padding=1)
         assert type(layer).__name__ == name
         assert layer(torch.randn(1, 4, 3, 8, 8)).shape == (1, 6, 3, 4, 4)
+
+
+@pytest.mark.parametrize('shape', [(1, 64, 8, 48, 5), (2, 40, 3, 5, 6), (1, 48, 4, 6, 5)])
+def test_input_gradient_paths(shape):
+    """Both input-gradient paths (channel slabs; one convolution_backward when the view's
+    gradient is small and the input is not) match the dense Conv3d."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, shape[1], 3, 3, dtype=torch.float64, requires_grad=True)
+    out = acs_conv3d(x, w, None, (1, 2, 1), 1)
+    expected = F.conv3d(x, dense_acs_kernel(w, acs_kernel_split(7)), None, (1, 2, 1), 1)
+    g = torch.randn_like(out)
+    torch.testing.assert_close(torch.autograd.grad(out, (x, w), g),
+                               torch.autograd.grad(expected, (x, w), g))
