@@ -216,3 +216,13 @@ def test_mmdet_resnet_and_conv_module():
     block = convert_2d_to_3d(ConvModule(4, 8, 3, padding=1, norm_cfg=dict(type='BN')), 'acs')
     assert isinstance(block.conv, ACSConv) and isinstance(block.bn, nn.BatchNorm3d)
     assert block(torch.randn(1, 4, 3, 6, 6)).shape == (1, 8, 3, 6, 6)
+
+
+def test_string_padding_and_errors_for_even_same():
+    model = convert_2d_to_3d(nn.Sequential(nn.Conv2d(2, 3, 3, padding='same', dilation=2),
+                                           nn.Conv2d(3, 3, 3, padding='valid')), 'acs')
+    assert model[0].padding == (2, 2, 2) and model[1].padding == (0, 0, 0)
+    assert model(torch.randn(1, 2, 7, 7, 7)).shape == (1, 3, 5, 5, 5)
+    with pytest.raises(ConversionError, match=r"cannot convert 0 \(Conv2d\): padding='same' "
+                       'with an even kernel'):
+        convert_2d_to_3d(nn.Sequential(nn.Conv2d(2, 3, 2, padding='same')), 'acs')
