@@ -1,11 +1,3 @@
-# 3d Mask R-CNN with 3 input slices (D must agree in the backbone, the neck and the loader).
-_base_ = './3d_maskrcnn_deeplesion.py'
-num_slices = 3
-model = dict(backbone=dict(num_slices=num_slices), neck=dict(num_slices=num_slices))
-train_pipeline = [dict(t, num_slices=num_slices) if t.type == 'LoadDeepLesionSlices' else t
-                  for t in _base_.train_pipeline]
-test_pipeline = [dict(t, num_slices=num_slices) if t.type == 'LoadDeepLesionSlices' else t
-                 for t in _base_.test_pipeline]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# 3D (I3D-inflated) Mask R-CNN with 3 input slices: the ACS 3-slice config with one line changed.
+_base_ = './acs_maskrcnn_deeplesion_3slices.py'
+model = dict(backbone=dict(conv_type='3d'))

@@ -1,4 +1,4 @@
-# acs Mask R-CNN with 9 input slices (D must agree in the backbone, the neck and the loader).
+# ACS Mask R-CNN with 9 input slices (D must agree in the backbone, the neck and the loader).
 _base_ = './acs_maskrcnn_deeplesion.py'
 num_slices = 9
 model = dict(backbone=dict(num_slices=num_slices), neck=dict(num_slices=num_slices))

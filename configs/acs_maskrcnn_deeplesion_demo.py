@@ -3,14 +3,14 @@
 #
 #   python tools/train.py configs/acs_maskrcnn_deeplesion_demo.py
 #   python tools/test.py  configs/acs_maskrcnn_deeplesion_demo.py \
-#       work_dirs/acs_maskrcnn_deeplesion_demo/epoch_8.pth
+#       work_dirs/acs_maskrcnn_deeplesion_demo/epoch_20.pth
 #
 # On first use the training dataset writes the demo data to data/deeplesion_demo/ (DeepLesion
 # layout: Images_png/ + DL_info.csv, 60 key slices from the real key slices in
 # ../shared/data/deeplesion_keyslices, 1/2/5 mm slice intervals) and converts it with the same
 # code as data_prep/deeplesion_to_coco.py.  Differences from the real config, all for speed:
 # 3 slices, 256-px slices resized to 128, random init (no ImageNet file offline), a narrower
-# neck and heads, anchors scaled to the small image, 8 short epochs.
+# neck and heads, anchors scaled to the small image, 20 short epochs (about 5 minutes).
 _base_ = './acs_maskrcnn_deeplesion.py'
 
 num_slices = 3
@@ -66,10 +66,10 @@ test_dataloader = dict(
 val_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_val.json')
 test_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_test.json')
 
-train_cfg = dict(max_epochs=8, val_interval=4)
+train_cfg = dict(max_epochs=20, val_interval=5)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
-    dict(type='MultiStepLR', begin=0, end=8, by_epoch=True, milestones=[6], gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=20, by_epoch=True, milestones=[14, 18], gamma=0.1)
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.01), clip_grad=dict(max_norm=10.0))
 default_hooks = dict(logger=dict(interval=5))
