@@ -18,13 +18,13 @@ preallocated output, and accumulates the input gradient slab by slab into a sing
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch.autograd.function import once_differentiable
 
+from .conv2d_weight_3d import Conv2dWeight3d
 from .conv_args import (VIEW_AXES, FlatAxisPlan, IntOr3, conv_output_size, flat_axis_plan,
-                        to_3tuple, to_kernel_size, view_input)
+                        to_3tuple, view_input)
 
 __all__ = ['acs_kernel_split', 'acs_conv3d', 'acs_conv3d_reference', 'view_conv3d', 'ACSConv']
 
@@ -414,7 +414,7 @@ def view_conv3d(x: torch.Tensor,
     return y
 
 
-class ACSConv(nn.Conv2d):
+class ACSConv(Conv2dWeight3d):
     """ACS convolution layer: an ``nn.Conv2d`` whose weights act on (B, C, D, H, W) input.
 
     Stores the 2D weight (Cout, Cin / groups, K, K) and bias (Cout, ), so a 2D state dict loads
@@ -452,15 +452,8 @@ class ACSConv(nn.Conv2d):
                  device=None,
                  dtype=None,
                  kernel_split: Optional[Sequence[int]] = None) -> None:
-        k = to_kernel_size(kernel_size)
-        if padding_mode != 'zeros':
-            raise ValueError(f'{type(self).__name__} supports padding_mode="zeros" only, '
-                             f'got {padding_mode!r}')
-        # nn.Conv2d.__init__ would force 2-tuples: build the _ConvNd part directly.
-        nn.modules.conv._ConvNd.__init__(
-            self, in_channels, out_channels, (k, k), to_3tuple(stride, 'stride'),
-            to_3tuple(padding, 'padding'), to_3tuple(dilation, 'dilation'), False,
-            (0, 0, 0), groups, bias, padding_mode, device=device, dtype=dtype)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device=device, dtype=dtype)
         self.kernel_split = acs_kernel_split(out_channels) if kernel_split is None else \
             _check_split(kernel_split, out_channels)
 

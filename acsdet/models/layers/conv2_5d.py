@@ -10,12 +10,12 @@ output channels are all axial.
 from typing import Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
 from .acs_conv import acs_conv3d
-from .conv_args import IntOr3, flat_axis_plan, to_3tuple, to_kernel_size, view_input
+from .conv2d_weight_3d import Conv2dWeight3d
+from .conv_args import IntOr3, flat_axis_plan, to_3tuple, view_input
 
 __all__ = ['conv2_5d', 'Conv2_5d']
 
@@ -52,7 +52,7 @@ def conv2_5d(x: torch.Tensor,
                     (0, padding[1], padding[2]), dilation, groups)
 
 
-class Conv2_5d(nn.Conv2d):
+class Conv2_5d(Conv2dWeight3d):
     """2.5D convolution layer: an ``nn.Conv2d`` whose (1, K, K) kernels act on 3D input.
 
     Stores the 2D weight (Cout, Cin / groups, K, K), so a 2D state dict loads unchanged.
@@ -72,27 +72,6 @@ class Conv2_5d(nn.Conv2d):
         x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo), as ``nn.Conv3d`` with a
         K x K x K kernel and the same stride / padding / dilation.
     """
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size,
-                 stride: IntOr3 = 1,
-                 padding: IntOr3 = 0,
-                 dilation: IntOr3 = 1,
-                 groups: int = 1,
-                 bias: bool = True,
-                 padding_mode: str = 'zeros',
-                 device=None,
-                 dtype=None) -> None:
-        k = to_kernel_size(kernel_size)
-        if padding_mode != 'zeros':
-            raise ValueError(f'{type(self).__name__} supports padding_mode="zeros" only, '
-                             f'got {padding_mode!r}')
-        nn.modules.conv._ConvNd.__init__(
-            self, in_channels, out_channels, (k, k), to_3tuple(stride, 'stride'),
-            to_3tuple(padding, 'padding'), to_3tuple(dilation, 'dilation'), False,
-            (0, 0, 0), groups, bias, padding_mode, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo)."""
