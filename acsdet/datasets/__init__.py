@@ -17,3 +17,6 @@ from .poc_shapes import (POC_CLASSES, generate_poc_shapes, load_poc_sample,  # n
 
 __all__ += ['POC_CLASSES', 'generate_poc_shapes', 'load_poc_sample', 'make_poc_sample',
             'poc_sample_rng']
+from .volume_dataset import VolumeDataset  # noqa: E402
+
+__all__ += ['VolumeDataset']

@@ -7,3 +7,9 @@ __all__ = [
     'LoadDeepLesionSlices', 'LoadDeepLesionAnnotations', 'RandomShiftScaleRotate',
     'PackMultiSliceDetInputs', 'project_index_points', 'pixel_to_index_affine'
 ]
+from .volume_transforms import (ClipNormalizeVolume, LoadVolumeFromFile,  # noqa: E402
+                                PackVolumeInputs, RandomCropVolume, RandomFlipVolume,
+                                RandomRot90Volume, read_volume)
+
+__all__ += ['LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume',
+            'RandomFlipVolume', 'RandomRot90Volume', 'PackVolumeInputs', 'read_volume']

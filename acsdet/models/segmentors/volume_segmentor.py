@@ -2,8 +2,9 @@
 
 It follows mmengine's ``BaseModel`` protocol (``loss`` / ``predict`` / ``tensor`` modes) so
 ``tools/train.py`` / ``tools/test.py`` drive it with any dataset whose samples carry
-``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W).  Whole-volume inference
-only: sliding-window inference is not part of this module.
+``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W).  ``predict`` runs on the
+whole volume, or with ``test_cfg=dict(mode='slide', ...)`` by sliding-window inference
+(:func:`acsdet.models.segmentors.sliding_window.sliding_window_inference`).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -12,6 +13,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from acsdet.registry import MODELS
+from .sliding_window import BLEND_MODES, sliding_window_inference
 
 __all__ = ['VolumeSegmentor']
 
@@ -42,6 +44,12 @@ class VolumeSegmentor(BaseModel):
             key in the loss dict. Defaults to ``dict(type='SoftDiceLoss')``.
         data_preprocessor (dict | None): Defaults to mmengine's ``BaseDataPreprocessor``
             (moves the data to the device).
+        test_cfg (dict | None): Inference in ``predict`` mode. None or
+            ``dict(mode='whole')``: one forward pass on the whole volume.
+            ``dict(mode='slide', window=(d, h, w), overlap=0.25, blend='constant',
+            sigma_scale=0.125, sw_batch_size=1)``: sliding-window inference (arguments of
+            :func:`sliding_window_inference`); volumes of any size. ``'tensor'`` and
+            ``'loss'`` modes always use the whole input. Defaults to None.
         init_cfg (dict | None): Defaults to None.
 
     Data: ``inputs`` is a (B, C, D, H, W) tensor or a list of B (C, D, H, W) tensors of one
@@ -55,8 +63,27 @@ class VolumeSegmentor(BaseModel):
                  backbone: dict,
                  loss: Union[dict, Sequence[dict]] = dict(type='SoftDiceLoss'),
                  data_preprocessor: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.test_cfg = dict(test_cfg or dict(mode='whole'))
+        mode = self.test_cfg.pop('mode', 'whole')
+        if mode not in ('whole', 'slide'):
+            raise ValueError(f"VolumeSegmentor: test_cfg.mode must be 'whole' or 'slide', "
+                             f'got {mode!r}')
+        if mode == 'slide':
+            allowed = {'window', 'overlap', 'blend', 'sigma_scale', 'sw_batch_size'}
+            unknown = sorted(set(self.test_cfg) - allowed)
+            if unknown or 'window' not in self.test_cfg:
+                raise ValueError(f"VolumeSegmentor: test_cfg mode 'slide' needs 'window' and "
+                                 f'takes {sorted(allowed)}; got keys {sorted(self.test_cfg)}')
+            if self.test_cfg.get('blend', 'constant') not in BLEND_MODES:
+                raise ValueError(f'VolumeSegmentor: test_cfg.blend must be one of '
+                                 f"{BLEND_MODES}, got {self.test_cfg['blend']!r}")
+        elif self.test_cfg:
+            raise ValueError(f"VolumeSegmentor: test_cfg mode 'whole' takes no other keys, got "
+                             f'{sorted(self.test_cfg)}')
+        self.test_mode = mode
         self.backbone = MODELS.build(backbone)
         loss_cfgs = [loss] if isinstance(loss, dict) else list(loss)
         if not loss_cfgs:
@@ -82,7 +109,11 @@ class VolumeSegmentor(BaseModel):
                 mode: str = 'tensor'):
         """Run in ``'tensor'`` (logits (B, K, D, H, W)), ``'loss'`` (dict of losses) or
         ``'predict'`` (list of data samples with ``pred_sem_seg``) mode."""
-        logits = self.backbone(self._stack(inputs))
+        inputs = self._stack(inputs)
+        if mode == 'predict' and self.test_mode == 'slide':
+            return self.predict(
+                sliding_window_inference(inputs, self.backbone, **self.test_cfg), data_samples)
+        logits = self.backbone(inputs)
         if mode == 'tensor':
             return logits
         if mode == 'loss':

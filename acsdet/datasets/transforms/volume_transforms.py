@@ -1,0 +1,295 @@
+"""Transforms for 3D volumes (segmentation): load ``.npz`` / NIfTI, HU clip + normalise,
+random-centre crop, random-axis flip, random 90-degree rotation, pack.
+
+Results-dict format shared by these transforms:
+
+* ``img``: float32 ndarray (C, D, H, W) (a (D, H, W) file gets C = 1);
+* ``gt_seg_map``: int64 ndarray (D, H, W) label map (absent without labels);
+* ``img_path``, ``seg_path``, ``case_id``, ``ori_shape`` (D, H, W), ``img_shape`` (D, H, W),
+  ``spacing`` (mm, (D, H, W), NIfTI only), ``crop_bbox`` ((d0, h0, w0), (d1, h1, w1)),
+  ``flip_axes`` (list of flipped spatial axes), ``rot90`` ((k, (a, b)) or None).
+
+Volumes are indexed (D, H, W); a NIfTI array (X, Y, Z) in nibabel's voxel order is transposed
+to (Z, Y, X).  Written here because mmcv / mmdet transforms are 2D-only and MONAI (which has
+3D ones) is not an acsdet dependency.
+"""
+import os.path as osp
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import BaseDataElement
+
+from acsdet.registry import TRANSFORMS
+
+__all__ = [
+    'LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume',
+    'RandomRot90Volume', 'PackVolumeInputs', 'read_volume'
+]
+
+NIFTI_SUFFIXES = ('.nii', '.nii.gz')
+
+
+def read_volume(path: str, key: Optional[str] = None) -> Tuple[np.ndarray, Optional[tuple]]:
+    """Read one array from ``.npz`` (``key``) or NIfTI (``.nii`` / ``.nii.gz``, via nibabel).
+
+    Args:
+        path (str): The file.
+        key (str | None): Array name inside a ``.npz`` (ignored for NIfTI).
+
+    Returns:
+        tuple: the array (NIfTI transposed to (Z, Y, X) = (D, H, W)) and the voxel spacing
+        in mm as (D, H, W) for NIfTI, None for ``.npz``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'volume file not found: {path}')
+    if path.endswith('.npz'):
+        with np.load(path) as data:
+            if key not in data.files:
+                raise KeyError(f'{path}: missing key {key!r} (has {sorted(data.files)})')
+            return data[key], None
+    if path.endswith(NIFTI_SUFFIXES):
+        import nibabel as nib  # only needed for NIfTI
+        img = nib.load(path)
+        array = np.asarray(img.dataobj)
+        if array.ndim not in (3, 4):
+            raise ValueError(f'{path}: NIfTI array must be 3D or 4D, got shape {array.shape}')
+        spacing = tuple(float(z) for z in img.header.get_zooms()[:3][::-1])
+        # (X, Y, Z[, C]) -> ([C,] Z, Y, X)
+        array = array.transpose(2, 1, 0) if array.ndim == 3 else array.transpose(3, 2, 1, 0)
+        return np.ascontiguousarray(array), spacing
+    raise ValueError(f'{path}: unknown volume format (expected .npz, .nii or .nii.gz)')
+
+
+@TRANSFORMS.register_module()
+class LoadVolumeFromFile(BaseTransform):
+    """Load ``img`` (and ``gt_seg_map``) from ``results['img_path']`` (``seg_path``).
+
+    A ``.npz`` holds both arrays (``image_key`` and ``label_key``); a NIfTI image takes its
+    label from ``results['seg_path']`` (another NIfTI file).  Without ``seg_path`` a
+    ``.npz``'s label comes from the image file itself.
+
+    Args:
+        image_key (str): ``.npz`` array of the image. Defaults to ``'image'``.
+        label_key (str): ``.npz`` array of the labels. Defaults to ``'label'``.
+        with_label (bool): Load the label map. Defaults to True.
+
+    Adds ``img`` float32 (C, D, H, W), ``gt_seg_map`` int64 (D, H, W), ``ori_shape``,
+    ``img_shape``, ``spacing``.
+    """
+
+    def __init__(self, image_key: str = 'image', label_key: str = 'label',
+                 with_label: bool = True) -> None:
+        self.image_key, self.label_key, self.with_label = image_key, label_key, with_label
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        img, spacing = read_volume(path, self.image_key)
+        if img.ndim == 3:
+            img = img[None]
+        if img.ndim != 4:
+            raise ValueError(f'{path}: image must be (D, H, W) or (C, D, H, W), got shape '
+                             f'{img.shape}')
+        results['img'] = img.astype(np.float32, copy=False)
+        results['ori_shape'] = results['img_shape'] = tuple(img.shape[1:])
+        results['spacing'] = spacing
+        if self.with_label:
+            seg_path = results.get('seg_path') or path
+            label, _ = read_volume(seg_path, self.label_key)
+            if tuple(label.shape) != tuple(img.shape[1:]):
+                raise ValueError(f'{seg_path}: label shape {tuple(label.shape)} != image shape '
+                                 f'{tuple(img.shape[1:])}')
+            results['gt_seg_map'] = label.astype(np.int64)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipNormalizeVolume(BaseTransform):
+    """Clip intensities (e.g. HU) and normalise ``img``.
+
+    Args:
+        clip_range (tuple[float, float] | None): (low, high) clip, e.g. (-1024, 2050) HU;
+            None: no clip. Defaults to None.
+        mode (str): ``'fixed'``: ``(x - mean) / std``; ``'minmax'``: ``clip_range`` mapped to
+            [0, 1] (needs ``clip_range``); ``'zscore'``: the volume's own mean / std (per
+            channel). Defaults to ``'fixed'``.
+        mean (float): For ``'fixed'``. Defaults to 0.
+        std (float): For ``'fixed'``. Defaults to 1.
+    """
+
+    def __init__(self, clip_range: Optional[Sequence[float]] = None, mode: str = 'fixed',
+                 mean: float = 0.0, std: float = 1.0) -> None:
+        if mode not in ('fixed', 'minmax', 'zscore'):
+            raise ValueError(f"ClipNormalizeVolume: mode must be 'fixed', 'minmax' or "
+                             f"'zscore', got {mode!r}")
+        if mode == 'minmax' and clip_range is None:
+            raise ValueError("ClipNormalizeVolume: mode 'minmax' needs clip_range")
+        if clip_range is not None and not clip_range[0] < clip_range[1]:
+            raise ValueError(f'ClipNormalizeVolume: clip_range must be (low, high) with '
+                             f'low < high, got {clip_range}')
+        if std <= 0:
+            raise ValueError(f'ClipNormalizeVolume: std must be > 0, got {std}')
+        self.clip_range = None if clip_range is None else tuple(float(v) for v in clip_range)
+        self.mode, self.mean, self.std = mode, float(mean), float(std)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img'].astype(np.float32)
+        if self.clip_range is not None:
+            img = np.clip(img, *self.clip_range)
+        if self.mode == 'fixed':
+            img = (img - self.mean) / self.std
+        elif self.mode == 'minmax':
+            low, high = self.clip_range
+            img = (img - low) / (high - low)
+        else:
+            axes = tuple(range(1, img.ndim))
+            img = (img - img.mean(axis=axes, keepdims=True)) / \
+                np.maximum(img.std(axis=axes, keepdims=True), 1e-8)
+        results['img'] = img.astype(np.float32, copy=False)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomCropVolume(BaseTransform):
+    """Crop a fixed-size window at a random centre (zero-padding volumes that are smaller).
+
+    The centre is uniform over the positions that keep the window inside the (padded)
+    volume; with probability ``fg_prob`` it is a uniformly drawn voxel of a label > 0
+    instead (moved as little as needed to keep the window inside), which keeps small
+    lesions in the crops.
+
+    Args:
+        crop_size (int | tuple[int, int, int]): (d, h, w).
+        fg_prob (float): Probability of a foreground centre. Defaults to 0.
+        pad_value (float): Image padding. Defaults to 0.
+        seg_pad_value (int): Label padding. Defaults to 0.
+    """
+
+    def __init__(self, crop_size: Union[int, Sequence[int]], fg_prob: float = 0.0,
+                 pad_value: float = 0.0, seg_pad_value: int = 0) -> None:
+        self.crop_size = (int(crop_size), ) * 3 if isinstance(crop_size, int) else \
+            tuple(int(c) for c in crop_size)
+        if len(self.crop_size) != 3 or min(self.crop_size) < 1:
+            raise ValueError(f'RandomCropVolume: crop_size must be a positive int or 3 ints, '
+                             f'got {crop_size}')
+        if not 0 <= fg_prob <= 1:
+            raise ValueError(f'RandomCropVolume: fg_prob must be in [0, 1], got {fg_prob}')
+        self.fg_prob, self.pad_value, self.seg_pad_value = fg_prob, pad_value, seg_pad_value
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        shape = img.shape[1:]
+        pad = [(0, max(0, c - s)) for c, s in zip(self.crop_size, shape)]
+        if any(p[1] for p in pad):
+            img = np.pad(img, [(0, 0)] + pad, constant_values=self.pad_value)
+            if 'gt_seg_map' in results:
+                results['gt_seg_map'] = np.pad(results['gt_seg_map'], pad,
+                                               constant_values=self.seg_pad_value)
+        size = img.shape[1:]
+        seg = results.get('gt_seg_map')
+        if seg is not None and self.fg_prob > 0 and np.random.rand() < self.fg_prob and \
+                (seg > 0).any():
+            fg = np.argwhere(seg > 0)
+            centre = fg[np.random.randint(len(fg))]
+            start = [int(np.clip(c - k // 2, 0, s - k))
+                     for c, k, s in zip(centre, self.crop_size, size)]
+        else:
+            start = [np.random.randint(s - k + 1) for k, s in zip(self.crop_size, size)]
+        region = tuple(slice(s, s + k) for s, k in zip(start, self.crop_size))
+        results['img'] = np.ascontiguousarray(img[(slice(None), ) + region])
+        if seg is not None:
+            results['gt_seg_map'] = np.ascontiguousarray(seg[region])
+        results['img_shape'] = self.crop_size
+        results['crop_bbox'] = (tuple(start), tuple(s + k for s, k in zip(start, self.crop_size)))
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlipVolume(BaseTransform):
+    """Flip each of the given spatial axes independently with probability ``prob``.
+
+    Args:
+        prob (float): Per-axis flip probability. Defaults to 0.5.
+        axes (Sequence[int]): Spatial axes, 0 = D, 1 = H, 2 = W. Defaults to (0, 1, 2).
+    """
+
+    def __init__(self, prob: float = 0.5, axes: Sequence[int] = (0, 1, 2)) -> None:
+        if not 0 <= prob <= 1 or any(a not in (0, 1, 2) for a in axes):
+            raise ValueError(f'RandomFlipVolume: prob in [0, 1] and axes in (0, 1, 2), got '
+                             f'prob={prob}, axes={axes}')
+        self.prob, self.axes = prob, tuple(axes)
+
+    def transform(self, results: dict) -> dict:
+        flipped = [a for a in self.axes if np.random.rand() < self.prob]
+        if flipped:
+            results['img'] = np.ascontiguousarray(
+                np.flip(results['img'], [a + 1 for a in flipped]))
+            if 'gt_seg_map' in results:
+                results['gt_seg_map'] = np.ascontiguousarray(
+                    np.flip(results['gt_seg_map'], flipped))
+        results['flip_axes'] = results.get('flip_axes', []) + flipped
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomRot90Volume(BaseTransform):
+    """With probability ``prob`` rotate by k x 90 degrees (k uniform in 1..3) in one plane
+    drawn from ``planes``.  A non-square plane swaps its sizes, so use it on cubic crops
+    when batches must share a shape.
+
+    Args:
+        prob (float): Defaults to 0.5.
+        planes (Sequence[tuple[int, int]]): Spatial axis pairs (0 = D, 1 = H, 2 = W).
+            Defaults to ((1, 2), ) (axial plane).
+    """
+
+    def __init__(self, prob: float = 0.5, planes: Sequence[Sequence[int]] = ((1, 2), )) -> None:
+        planes = [tuple(int(a) for a in p) for p in planes]
+        if not 0 <= prob <= 1 or not planes or any(
+                len(p) != 2 or p[0] == p[1] or not set(p) <= {0, 1, 2} for p in planes):
+            raise ValueError(f'RandomRot90Volume: prob in [0, 1] and planes of two different '
+                             f'axes in (0, 1, 2), got prob={prob}, planes={planes}')
+        self.prob, self.planes = prob, planes
+
+    def transform(self, results: dict) -> dict:
+        results['rot90'] = None
+        if np.random.rand() < self.prob:
+            k = np.random.randint(1, 4)
+            plane = self.planes[np.random.randint(len(self.planes))]
+            results['img'] = np.ascontiguousarray(
+                np.rot90(results['img'], k, (plane[0] + 1, plane[1] + 1)))
+            if 'gt_seg_map' in results:
+                results['gt_seg_map'] = np.ascontiguousarray(
+                    np.rot90(results['gt_seg_map'], k, plane))
+            results['img_shape'] = tuple(results['img'].shape[1:])
+            results['rot90'] = (int(k), plane)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackVolumeInputs(BaseTransform):
+    """Pack to ``dict(inputs=Tensor (C, D, H, W) float32, data_samples=BaseDataElement)``.
+
+    The data sample holds ``gt_sem_seg`` (``BaseDataElement`` with ``data`` int64 (D, H, W))
+    when labels were loaded, and the metainfo keys present in the results, the format of
+    :class:`acsdet.models.segmentors.VolumeSegmentor` and
+    :class:`acsdet.evaluation.metrics.DiceMetric`.
+
+    Args:
+        meta_keys (Sequence[str]): Defaults to ('img_path', 'seg_path', 'case_id',
+            'ori_shape', 'img_shape', 'spacing', 'crop_bbox', 'flip_axes', 'rot90').
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = ('img_path', 'seg_path', 'case_id',
+                                                   'ori_shape', 'img_shape', 'spacing',
+                                                   'crop_bbox', 'flip_axes', 'rot90')) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        sample = BaseDataElement(metainfo={k: results[k] for k in self.meta_keys if k in results})
+        if 'gt_seg_map' in results:
+            sample.gt_sem_seg = BaseDataElement(data=torch.from_numpy(
+                np.ascontiguousarray(results['gt_seg_map'])).long())
+        inputs = torch.from_numpy(np.ascontiguousarray(results['img'])).float()
+        return dict(inputs=inputs, data_samples=sample)

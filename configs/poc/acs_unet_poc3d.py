@@ -1,0 +1,42 @@
+# ACS proof of concept (paper section IV-A, Table IV): a 2D U-Net converted as a whole to
+# ACS convolutions, trained on the 3D POC shapes with Dice + cross-entropy, Dice validation.
+#   .venv/bin/python data_prep/make_poc_shapes.py data/poc
+#   .venv/bin/python tools/train.py configs/poc/acs_unet_poc3d.py
+# "p." (2D-pretrained) run: add
+#   --cfg-options model.backbone.pretrained_2d=work_dirs/<2d run>/epoch_N.pth
+# (a checkpoint of the same UNet2D, e.g. trained on poc_2d; keys may carry 'backbone.').
+# Siblings: 3d_unet_poc3d.py, 2.5d_unet_poc3d.py differ by conv_type only.
+_base_ = ['../_base_/datasets/poc_shapes3d.py', '../_base_/default_runtime.py']
+
+conv_type = 'acs'
+
+model = dict(
+    type='VolumeSegmentor',
+    backbone=dict(
+        type='ConvertedUNet3D',
+        unet=dict(type='UNet2D', in_channels=1, num_classes=6, widths=(16, 32, 64, 128)),
+        conv_type=conv_type,
+        pretrained_2d=None),
+    loss=[
+        dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),
+        dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+    ],
+    # 48^3 volumes fit whole; for larger ones use
+    # test_cfg=dict(mode='slide', window=(48, 48, 48), overlap=0.5, blend='gaussian')
+    test_cfg=dict(mode='whole'))
+
+# The paper's LIDC/LiTS recipe (section IV-B): Adam, lr 1e-3, 100 epochs, x0.1 at 50 and 75.
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[50, 75], gamma=0.1)
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
+                    save_best='dice/per_case/mean', rule='greater'),
+    # inherited DetVisualizationHook: draw=False, it draws nothing for volumes
+)
