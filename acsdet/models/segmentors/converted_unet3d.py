@@ -26,7 +26,8 @@ def load_2d_unet_weights(model: torch.nn.Module, filename: str, prefix: str = 'a
             Defaults to ``'auto'``.
 
     Raises:
-        KeyError: Missing / unexpected keys; the message names the file and the keys.
+        KeyError: Missing / unexpected keys or other shapes; the message names the file
+            and the keys.
     """
     allow_mmengine_checkpoint_types()
     ckpt = load_local_checkpoint(filename, map_location='cpu')
@@ -35,10 +36,15 @@ def load_2d_unet_weights(model: torch.nn.Module, filename: str, prefix: str = 'a
         prefix = 'backbone.' if state and all(k.startswith('backbone.') for k in state) else ''
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
         raise KeyError(f'{filename}: not a checkpoint of this 2D U-Net: missing keys '
-                       f'{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}')
+                       f'{missing[:5]}, unexpected keys {unexpected[:5]}, wrong shapes '
+                       f'{wrong[:5]}')
+    model.load_state_dict(state)
 
 
 @MODELS.register_module()
