@@ -40,6 +40,19 @@ class DeepLesionDataset(CocoDataset):
         self.noisy = noisy
         super().__init__(*args, **kwargs)
 
+    def load_data_list(self) -> List[dict]:
+        """CocoDataset's loading, refusing a json file without images (an empty split).
+
+        Raises:
+            ValueError: The json file lists no images (one line naming the file).
+        """
+        data_list = super().load_data_list()
+        if not data_list:
+            raise ValueError(f'{self.ann_file}: no images in this split (empty "images" list); '
+                             'check the Train_Val_Test column of DL_info.csv and the '
+                             'conversion report')
+        return data_list
+
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         """Parse one image and its annotations (CocoDataset's filters, plus DeepLesion keys).
 

@@ -51,7 +51,8 @@ class LoadDeepLesionSlices(BaseTransform):
                  hu_range: Sequence[float] = (-1024.0, 2050.0),
                  cache_dir: Optional[str] = None):
         if num_slices < 1 or num_slices % 2 == 0:
-            raise ValueError(f'num_slices must be odd and positive, got {num_slices}')
+            raise ValueError(f'LoadDeepLesionSlices: num_slices must be odd and positive (the '
+                             f'key slice sits in the middle), got {num_slices}')
         if not hu_range[1] > hu_range[0]:
             raise ValueError(f'hu_range must be (low, high) with high > low, got {hu_range}')
         self.num_slices = num_slices
