@@ -92,11 +92,22 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
         cfg.load_from = resume
 
 
+def _add_checkpoint_match_hook(cfg: Config) -> None:
+    """Every run refuses a checkpoint of another architecture (``CheckpointMatchHook``):
+    mmengine alone loads it with ``strict=False`` and goes on with random weights."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') in ('CheckpointMatchHook', 'acsdet.CheckpointMatchHook')
+               for h in hooks):
+        hooks.append(dict(type='acsdet.CheckpointMatchHook'))
+    cfg.custom_hooks = hooks
+
+
 def build_runner(cfg: Config):
     """Build mmengine's Runner (or ``cfg.runner_type`` from the registry)."""
     from mmengine.runner import Runner
 
     from acsdet.registry import RUNNERS
+    _add_checkpoint_match_hook(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
