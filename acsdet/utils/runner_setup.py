@@ -44,13 +44,44 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
 
 
 def _fit_dist_backend(cfg: Config) -> None:
-    """NCCL needs CUDA: fall back on gloo so the same config runs distributed on CPUs."""
-    if cfg.launcher == 'none':
+    """NCCL needs CUDA: fall back on gloo so the same config runs distributed on CPUs.
+
+    mmengine 0.10.7 also assumes one GPU per process when it wraps the model
+    (``DistributedDataParallel(device_ids=[LOCAL_RANK])``, which DDP refuses for CPU modules):
+    on CPUs the wrapper gets ``device_ids=None`` through ``model_wrapper_cfg``.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
         return
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
         print_log('no CUDA device: using the gloo backend instead of nccl', logger='current')
         dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg', None) or dict(type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+
+
+def init_cpu_dist(cfg: Config) -> None:
+    """Start the process group of a CPU-only ``--launcher pytorch`` run (torchrun).
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device(LOCAL_RANK)`` first,
+    which fails without a GPU; the Runner skips ``init_dist`` when a process group exists, so
+    we start it here from torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``) with ``env_cfg.dist_cfg`` (backend gloo, optional ``timeout`` in s).
+    """
+    import datetime
+
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if dist.is_initialized():
+        return
+    kwargs = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = kwargs.pop('backend', 'gloo')
+    if isinstance(kwargs.get('timeout'), (int, float)):
+        kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+    dist.init_process_group(backend=backend, **kwargs)
 
 
 def enable_amp(cfg: Config) -> None:
@@ -107,6 +138,7 @@ def build_runner(cfg: Config):
     from mmengine.runner import Runner
 
     from acsdet.registry import RUNNERS
+    init_cpu_dist(cfg)
     _add_checkpoint_match_hook(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
