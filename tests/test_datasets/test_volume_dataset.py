@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 from acsdet.datasets import VolumeDataset, generate_poc_shapes, load_poc_sample
 from acsdet.datasets.transforms import (ClipNormalizeVolume, LoadVolumeFromFile,
                                         PackVolumeInputs, RandomCropVolume, RandomFlipVolume,
-                                        RandomRot90Volume, read_volume)
+                                        RandomRot90Volume, ResampleVolume, read_volume)
 
 @pytest.fixture(autouse=True)
 def acsdet_scope():
@@ -160,3 +160,21 @@ def test_pack_without_label():
     assert packed['inputs'].shape == (1, 2, 3, 4)
     assert 'gt_sem_seg' not in packed['data_samples']
     assert packed['data_samples'].img_path == 'x.npz'
+
+
+def test_resample_to_spacing():
+    img = np.zeros((1, 4, 6, 6), np.float32)
+    img[:, :, :, 3:] = 10.0
+    seg = (img[0] > 0).astype(np.int64) * 2
+    out = ResampleVolume((1.0, None, 0.5))(
+        dict(img=img, gt_seg_map=seg, spacing=(2.5, 0.8, 1.0)))
+    assert out['img'].shape == (1, 10, 6, 12) and out['gt_seg_map'].shape == (10, 6, 12)
+    assert out['spacing'] == pytest.approx((1.0, 0.8, 0.5))
+    # nearest labels stay labels; the step edge moves to the same physical position
+    assert set(np.unique(out['gt_seg_map'])) == {0, 2}
+    np.testing.assert_array_equal(out['gt_seg_map'][:, :, 6:], 2)
+    np.testing.assert_array_equal(out['gt_seg_map'][:, :, :6], 0)
+    assert out['img'][0, :, :, 0].max() == 0 and out['img'][0, :, :, -1].min() == 10
+    np.testing.assert_allclose(out['img'][0, 0, 0, 5:7], [2.5, 7.5])  # trilinear edge
+    with pytest.raises(KeyError, match="ResampleVolume: a.npz has no 'spacing'"):
+        ResampleVolume((1, 1, 1))(dict(img=img, img_path='a.npz', spacing=None))

@@ -9,7 +9,8 @@ __all__ = [
 ]
 from .volume_transforms import (ClipNormalizeVolume, LoadVolumeFromFile,  # noqa: E402
                                 PackVolumeInputs, RandomCropVolume, RandomFlipVolume,
-                                RandomRot90Volume, read_volume)
+                                RandomRot90Volume, ResampleVolume, read_volume)
 
 __all__ += ['LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume',
-            'RandomFlipVolume', 'RandomRot90Volume', 'PackVolumeInputs', 'read_volume']
+            'RandomFlipVolume', 'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs',
+            'read_volume']

@@ -1,5 +1,6 @@
-"""Transforms for 3D volumes (segmentation): load ``.npz`` / NIfTI, HU clip + normalise,
-random-centre crop, random-axis flip, random 90-degree rotation, pack.
+"""Transforms for 3D volumes (segmentation): load ``.npz`` / NIfTI, resample to a voxel
+spacing, HU clip + normalise, random-centre crop, random-axis flip, random 90-degree rotation,
+pack.
 
 Results-dict format shared by these transforms:
 
@@ -25,7 +26,7 @@ from acsdet.registry import TRANSFORMS
 
 __all__ = [
     'LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume',
-    'RandomRot90Volume', 'PackVolumeInputs', 'read_volume'
+    'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs', 'read_volume'
 ]
 
 NIFTI_SUFFIXES = ('.nii', '.nii.gz')
@@ -93,7 +94,8 @@ class LoadVolumeFromFile(BaseTransform):
                              f'{img.shape}')
         results['img'] = img.astype(np.float32, copy=False)
         results['ori_shape'] = results['img_shape'] = tuple(img.shape[1:])
-        results['spacing'] = spacing
+        # a .npz has no spacing: keep one given by the data info, if any
+        results['spacing'] = spacing if spacing is not None else results.get('spacing')
         if self.with_label:
             seg_path = results.get('seg_path') or path
             label, _ = read_volume(seg_path, self.label_key)
@@ -264,6 +266,48 @@ class RandomRot90Volume(BaseTransform):
                     np.rot90(results['gt_seg_map'], k, plane))
             results['img_shape'] = tuple(results['img'].shape[1:])
             results['rot90'] = (int(k), plane)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ResampleVolume(BaseTransform):
+    """Resample ``img`` (trilinear) and ``gt_seg_map`` (nearest) to a voxel spacing.
+
+    The new size per axis is ``round(size * spacing / target)`` (at least 1) and
+    ``results['spacing']`` becomes the achieved spacing ``size * spacing / new_size``.
+    Needs ``results['spacing']`` (NIfTI files carry it; for ``.npz`` set it in the data
+    info or leave this transform out).
+
+    Args:
+        spacing (tuple[float, float, float]): Target (D, H, W) spacing in mm; an axis given
+            as None or <= 0 keeps its spacing.
+    """
+
+    def __init__(self, spacing: Sequence[Optional[float]]) -> None:
+        if len(spacing) != 3:
+            raise ValueError(f'ResampleVolume: spacing must have 3 entries (D, H, W), got '
+                             f'{spacing}')
+        self.spacing = tuple(None if v is None or v <= 0 else float(v) for v in spacing)
+
+    def transform(self, results: dict) -> dict:
+        old = results.get('spacing')
+        if old is None:
+            raise KeyError(f"ResampleVolume: {results.get('img_path', 'the volume')} has no "
+                           "'spacing' (only NIfTI files carry one)")
+        img = results['img']
+        size = img.shape[1:]
+        target = [o if t is None else t for o, t in zip(old, self.spacing)]
+        new = tuple(max(1, int(round(n * o / t))) for n, o, t in zip(size, old, target))
+        if new != tuple(size):
+            x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None]
+            results['img'] = torch.nn.functional.interpolate(
+                x, size=new, mode='trilinear', align_corners=False)[0].numpy()
+            if 'gt_seg_map' in results:
+                seg = torch.from_numpy(np.ascontiguousarray(results['gt_seg_map']))[None, None]
+                results['gt_seg_map'] = torch.nn.functional.interpolate(
+                    seg.float(), size=new, mode='nearest-exact')[0, 0].long().numpy()
+        results['spacing'] = tuple(n * o / m for n, o, m in zip(size, old, new))
+        results['img_shape'] = new
         return results
 
 
