@@ -102,7 +102,8 @@ def test_2d_checkpoint_of_a_segmentor_and_bad_checkpoint(tmp_path, unet2d_ckpt):
 
     bad = tmp_path / 'other.pth'
     torch.save(UNet2D(widths=(4, 8)).state_dict(), bad)
-    with pytest.raises(KeyError, match=r'other.pth: not a checkpoint of this 2D U-Net: missing keys .*decoder.1'):
+    with pytest.raises(KeyError, match=r'other.pth: not a checkpoint of this 2D U-Net: '
+                       r'missing keys .*decoder.1'):
         ConvertedUNet3D(UNET, conv_type='acs', pretrained_2d=str(bad))
 
 
