@@ -97,8 +97,11 @@ def test_2d_checkpoint_of_a_segmentor_and_bad_checkpoint(tmp_path, unet2d_ckpt):
     torch.save(dict(meta=dict(epoch=1),
                     state_dict={f'backbone.{k}': v for k, v in net2d.state_dict().items()}),
                path)
-    model = ConvertedUNet3D(UNET, conv_type='acs', pretrained_2d=str(path))
-    assert torch.equal(model.unet.classifier.weight, net2d.classifier.weight)
+    seg = VolumeSegmentor(backbone=dict(type='ConvertedUNet3D', unet=UNET, conv_type='acs',
+                                        pretrained_2d=str(path)))
+    seg.init_weights()  # as the Runner does: the transferred weights must survive it
+    assert torch.equal(seg.backbone.unet.classifier.weight, net2d.classifier.weight)
+    assert torch.equal(seg.backbone.unet.decoder[1][3].weight, net2d.decoder[1][3].weight)
 
     bad = tmp_path / 'other.pth'
     torch.save(UNet2D(widths=(4, 8)).state_dict(), bad)
