@@ -121,8 +121,9 @@ def test_registered_as_norm_layer():
     assert layer.weight.shape == (8, )
 
 
-@pytest.mark.parametrize('shape', [(1, 3, 1, 1, 1)])
-def test_too_few_values_per_channel_in_single_process(shape):
+def test_bad_input_errors():
     sbn = AllReduceSyncBatchNorm(3)
     with pytest.raises(ValueError, match='Expected more than 1 value per channel'):
-        sbn(torch.randn(*shape))
+        sbn(torch.randn(1, 3, 1, 1, 1))
+    with pytest.raises(ValueError, match=r'expected at least 2D input \(got 1D input\)'):
+        sbn(torch.randn(3))
