@@ -127,8 +127,9 @@ def _add_checkpoint_match_hook(cfg: Config) -> None:
     """Every run refuses a checkpoint of another architecture (``CheckpointMatchHook``):
     mmengine alone loads it with ``strict=False`` and goes on with random weights."""
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') in ('CheckpointMatchHook', 'acsdet.CheckpointMatchHook')
-               for h in hooks):
+    if not any(isinstance(h, dict) and h.get('type') in ('CheckpointMatchHook',
+                                                           'acsdet.CheckpointMatchHook')
+               or type(h).__name__ == 'CheckpointMatchHook' for h in hooks):
         hooks.append(dict(type='acsdet.CheckpointMatchHook'))
     cfg.custom_hooks = hooks
 
