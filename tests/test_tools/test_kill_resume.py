@@ -30,10 +30,27 @@ def _config(tmp_path, repo_root):
     text = f'''
 _base_ = {demo!r}
 data_root = {data_root!r}
-demo_cfg = dict(num_series=20, image_size=96, seed=0)
-train_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg))
-val_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg))
-test_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg))
+demo_cfg = dict(num_series=20, image_size=64, seed=0)
+train_pipeline = [
+    dict(type='LoadDeepLesionSlices', num_slices=3),
+    dict(type='LoadDeepLesionAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomShiftScaleRotate', prob=0.5),
+    dict(type='PackMultiSliceDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadDeepLesionSlices', num_slices=3),
+    dict(type='LoadDeepLesionAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='PackMultiSliceDetInputs'),
+]
+train_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg,
+                                     pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg,
+                                   pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg,
+                                    pipeline=test_pipeline))
 val_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_val.json')
 test_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_test.json')
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={MAX_ITERS},
