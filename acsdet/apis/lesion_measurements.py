@@ -5,8 +5,8 @@ slice; the short axis is the longest chord perpendicular to it.  No library comp
 from a mask (scikit-image's ``regionprops`` gives the axes of the fitted *ellipse*, not the
 chords), so it is done here: the long axis is the largest distance between two convex-hull
 points of the mask (the Feret diameter); the short axis is the widest extent of the mask's
-boundary points perpendicular to it, taken in thin strips along the long axis.  Distances
-are in mm (pixel spacing applied before measuring) and run between boundary pixel centres.
+pixels perpendicular to it, taken in one-pixel strips along the long axis.  Distances are in
+mm (pixel spacing applied before measuring) and run between boundary pixel centres.
 """
 from typing import Optional, Sequence
 
@@ -47,9 +47,13 @@ def recist_from_mask(mask: np.ndarray, pixel_spacing: Sequence[float] = (1.0, 1.
                     short_diameter_mm=0.0)
     u = (p2 - p1) / long_mm
     v = np.array([-u[1], u[0]])
-    t = (mm - p1) @ u
-    s = (mm - p1) @ v
-    strip = 0.5 * min(sx, sy)  # half a pixel wide strips along the long axis
+    # all mask pixels (not only the boundary): a strip across a filled region then always
+    # holds pixels near both ends of the chord, whatever the long axis' angle
+    ys, xs = np.nonzero(m)
+    full = np.stack([xs, ys], 1).astype(np.float64) * (sx, sy)
+    t = (full - p1) @ u
+    s = (full - p1) @ v
+    strip = max(sx, sy)  # one pixel wide strips across the long axis
     bins = np.floor(t / strip).astype(np.int64)
     best, short = None, 0.0
     order = np.argsort(bins, kind='stable')

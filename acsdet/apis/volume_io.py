@@ -27,6 +27,7 @@ The volume is kept in SimpleITK's frame: array axes (z, y, x) = (slice, row, col
 patient point ``origin + direction @ (spacing * index)`` (ITK / DICOM LPS millimetres).
 """
 import glob
+import io
 import os
 import os.path as osp
 import re
@@ -124,14 +125,23 @@ def _from_sitk(image, path: str, input_type: str, check_hu: bool) -> CTVolume:
 def _read_nifti(path: str, check_hu: bool) -> CTVolume:
     import nibabel as nib
     import SimpleITK as sitk
-    # SimpleITK silently turns a zero pixdim into 1 mm; check the header first.
+    # nibabel and SimpleITK both silently turn a zero pixdim into 1 mm (a log line only), so
+    # read the raw header without nibabel's fixes and check it first.
+    from nibabel.openers import ImageOpener
     try:
-        zooms = nib.load(path).header.get_zooms()[:3]
+        with ImageOpener(path) as f:
+            raw = f.read(540)
+        nifti2 = 540 in (int.from_bytes(raw[:4], 'little'), int.from_bytes(raw[:4], 'big'))
+        header_cls = nib.Nifti2Header if nifti2 else nib.Nifti1Header
+        hdr = header_cls.from_fileobj(io.BytesIO(raw), check=False)
+        zooms = tuple(float(z) for z in hdr['pixdim'][1:4])
+        ndim = int(hdr['dim'][0])
     except Exception as err:  # nibabel raises several types for a damaged file
-        raise ValueError(f'{path}: not a readable NIfTI file ({type(err).__name__}: '
-                         f'{str(err).splitlines()[0] if str(err) else ""})') from None
-    if len(zooms) < 3:
-        raise ValueError(f'{path}: expected a 3D volume, got {len(zooms)}D')
+        msg = str(err).splitlines()[0] if str(err) else ''
+        raise ValueError(f'{path}: not a readable NIfTI file ({type(err).__name__}: {msg})'
+                         ) from None
+    if ndim < 3:
+        raise ValueError(f'{path}: expected a 3D volume, got {ndim}D')
     _check_spacing(path, zooms)
     try:
         image = sitk.ReadImage(path)

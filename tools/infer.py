@@ -1,0 +1,152 @@
+"""Detect lesions on a user's own CT: NIfTI, DICOM series folder, PNG series or one image.
+
+    python tools/infer.py CONFIG CHECKPOINT INPUT [--input-type auto|nifti|dicom|png_series|image]
+        [--out-dir DIR] [--slices FIRST LAST] [--batch-size 4] [--score-thr T]
+        [--pixel-spacing MM] [--slice-interval MM] [--image-hu-range LOW HIGH]
+        [--group-3d] [--overlays] [--window soft_tissue|lung|bone|...] [--max-overlays 20]
+        [--no-hu-check] [--device cpu]
+
+Writes DIR/detections.json (atomically) and, with --overlays, DIR/overlays/slice_XXXX.png for
+the slices holding the highest-scoring findings.  See docs/inference.md for the JSON format and
+coordinate frames.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import tempfile
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None):
+    from acsdet.apis.volume_io import DEFAULT_IMAGE_HU_RANGE, INPUT_TYPES
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('input', help='NIfTI file, DICOM folder, PNG series folder or one image')
+    p.add_argument('--input-type', default='auto', choices=INPUT_TYPES)
+    p.add_argument('--out-dir', default='infer_out')
+    p.add_argument('--slices', nargs=2, type=int, metavar=('FIRST', 'LAST'),
+                   help='0-based inclusive slice range (default: all)')
+    p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--score-thr', type=float, default=None,
+                   help='override model.test_cfg.rcnn.score_thr')
+    p.add_argument('--pixel-spacing', type=float, default=None, help='mm, PNG inputs only')
+    p.add_argument('--slice-interval', type=float, default=None, help='mm, PNG series only')
+    p.add_argument('--image-hu-range', nargs=2, type=float, default=DEFAULT_IMAGE_HU_RANGE,
+                   metavar=('LOW', 'HIGH'), help='HU of grey 0 and 255 (8-bit images)')
+    p.add_argument('--no-hu-check', action='store_true',
+                   help='accept NIfTI/DICOM volumes without air (< -500 HU)')
+    p.add_argument('--group-3d', action='store_true',
+                   help='link detections on consecutive slices into 3D candidates')
+    p.add_argument('--group-score-thr', type=float, default=0.5)
+    p.add_argument('--overlays', action='store_true', help='write overlay PNGs')
+    p.add_argument('--window', default='soft_tissue', help='CT window of the overlays')
+    p.add_argument('--overlay-score-thr', type=float, default=0.3)
+    p.add_argument('--max-overlays', type=int, default=20)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--no-progress', action='store_true')
+    return p.parse_args(argv)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON to a temp file in the same folder, then ``os.replace``."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
+    """Draw the slices holding the top-scoring detections; returns the files written."""
+    import numpy as np
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    from pycocotools import mask as mask_utils
+
+    from acsdet.visualization import CTDetLocalVisualizer
+    vis = CTDetLocalVisualizer(name=f'infer_{os.getpid()}', window=window)
+    ranked = sorted((r for r in results if r['detections']
+                     and r['detections'][0]['score'] >= score_thr),
+                    key=lambda r: -r['detections'][0]['score'])[:max_overlays]
+    files = []
+    for res in sorted(ranked, key=lambda r: r['slice_index']):
+        dets = [d for d in res['detections'] if d['score'] >= score_thr]
+        inst = InstanceData()
+        inst.bboxes = torch.tensor([d['bbox'] for d in dets], dtype=torch.float32)
+        inst.scores = torch.tensor([d['score'] for d in dets], dtype=torch.float32)
+        inst.labels = torch.tensor([d['label'] for d in dets], dtype=torch.long)
+        if dets and all('mask_rle' in d for d in dets):
+            masks = np.stack([mask_utils.decode(dict(d['mask_rle'], counts=d['mask_rle'][
+                'counts'].encode('ascii'))) for d in dets]).astype(bool)
+            inst.masks = torch.from_numpy(masks)
+        if dets and all('recist' in d for d in dets):
+            inst.recists = torch.tensor([d['recist'] for d in dets], dtype=torch.float32)
+        sample = DetDataSample()
+        sample.pred_instances = inst
+        path = osp.join(out_dir, f'slice_{res["slice_index"]:04d}.png')
+        vis.add_datasample(path, volume.hu[res['slice_index']], sample, draw_gt=False,
+                           out_file=path, pred_score_thr=score_thr)
+        files.append(path)
+    return files
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from acsdet.apis import group_detections_3d, infer_volume, load_detector, read_volume
+    try:
+        volume = read_volume(args.input, args.input_type, pixel_spacing=args.pixel_spacing,
+                             slice_interval=args.slice_interval,
+                             image_hu_range=args.image_hu_range,
+                             check_hu=not args.no_hu_check)
+    except (ValueError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    model, cfg = load_detector(args.config, args.checkpoint, args.device, args.score_thr)
+    slices = None
+    if args.slices:
+        first, last = args.slices
+        depth = volume.hu.shape[0]
+        if not 0 <= first <= last < depth:
+            print(f'error: --slices {first} {last} outside 0..{depth - 1} of {args.input}',
+                  file=sys.stderr)
+            return 2
+        slices = range(first, last + 1)
+    results = infer_volume(model, cfg, volume, slices, batch_size=args.batch_size,
+                           progress=not args.no_progress)
+    out = dict(
+        input=osp.abspath(args.input), input_type=volume.input_type,
+        shape_zyx=list(volume.hu.shape), spacing_xyz_mm=list(volume.spacing),
+        origin_mm=list(volume.origin), direction=volume.direction.reshape(-1).tolist(),
+        frame=('bbox: pixels [x1, y1, x2, y2], 0-based, pixel i spans [i, i+1); bbox_mm: '
+               'bbox times (sx, sy), mm from the top-left edge of the slice; '
+               'centre_patient_mm: ITK/DICOM patient (LPS) mm of the box centre, '
+               'origin + direction @ (spacing * (x - 0.5, y - 0.5, slice_index))'),
+        config=osp.abspath(args.config), checkpoint=osp.abspath(args.checkpoint),
+        slices=results)
+    if args.group_3d:
+        out['lesions_3d'] = group_detections_3d(results, abs(volume.spacing[2]),
+                                                score_thr=args.group_score_thr)
+    json_path = osp.join(args.out_dir, 'detections.json')
+    write_json_atomic(json_path, out)
+    n = sum(len(r['detections']) for r in results)
+    print(f'{n} detections on {len(results)} slices -> {json_path}')
+    if args.overlays:
+        files = write_overlays(volume, results, osp.join(args.out_dir, 'overlays'), args.window,
+                               args.overlay_score_thr, args.max_overlays)
+        print(f'{len(files)} overlays -> {osp.join(args.out_dir, "overlays")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
