@@ -69,7 +69,6 @@ def test_corrupt_missing_and_non_hu_inputs(tmp_path):
 
 def test_pictures_8bit_needs_explicit_type_and_colour_is_rejected(tmp_path):
     grey = np.array([[0, 255], [51, 102]], np.uint8)
-    rgb = str(tmp_path / 'grey.jpg')
     cv2.imwrite(str(tmp_path / 'grey.png'), np.repeat(grey[:, :, None], 3, 2))
     with pytest.raises(ValueError, match=r'grey\.png: 8-bit image has no HU; pass '
                                          'input_type="image"'):
@@ -82,7 +81,6 @@ def test_pictures_8bit_needs_explicit_type_and_colour_is_rejected(tmp_path):
     cv2.imwrite(str(tmp_path / 'photo.png'), colour)
     with pytest.raises(ValueError, match=r'photo\.png: colour image \(channels differ\)'):
         read_volume(str(tmp_path / 'photo.png'), input_type='image')
-    del rgb
 
 
 def test_png_series_and_16bit_single_image(tmp_path):
