@@ -18,7 +18,7 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision training (GPU)')
+                        help='mixed precision: float16 + loss scaling on a GPU, bfloat16 autocast on a CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR linearly with the total batch size')
     parser.add_argument(

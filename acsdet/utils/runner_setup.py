@@ -87,17 +87,24 @@ def init_cpu_dist(cfg: Config) -> None:
 def enable_amp(cfg: Config) -> None:
     """Switch the optimizer wrapper to mixed precision (``--amp``).
 
-    On a GPU this is mmengine's ``AmpOptimWrapper`` with dynamic loss scaling.  mmengine 0.10.7
-    refuses ``AmpOptimWrapper`` without an accelerator, so on a CPU-only machine we fail early
-    with a clear message instead of deep inside the Runner.
+    On a GPU this is mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scaling).  mmengine
+    0.10.7 refuses ``AmpOptimWrapper`` without an accelerator, so on a CPU-only machine it is
+    acsdet's ``CPUAmpOptimWrapper`` (bfloat16 autocast, no loss scaling needed).
     """
-    if not torch.cuda.is_available():
-        raise ConfigError('--amp needs a CUDA GPU (mmengine 0.10.7 AmpOptimWrapper); '
-                          'this machine has none: drop --amp to train in float32 on the CPU')
     if 'optim_wrapper' not in cfg:
-        raise ConfigError('--amp: the config has no optim_wrapper to switch to AmpOptimWrapper')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.loss_scale = 'dynamic'
+        raise ConfigError('--amp: the config has no optim_wrapper to switch to mixed precision')
+    if cfg.optim_wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper',
+                                                             'mmengine.OptimWrapper'):
+        raise ConfigError(f'--amp: the config already uses optim_wrapper.type='
+                          f'{cfg.optim_wrapper.type!r}; set its precision in the config instead')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        print_log('--amp without CUDA: bfloat16 autocast on the CPU (CPUAmpOptimWrapper)',
+                  logger='current')
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:
