@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
+from acsdet.utils.runner_setup import (add_config_and_launcher_args, build_runner,
+                                       common_tool_setup, load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -22,21 +23,12 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='save painted predictions under '
                         'work_dir/<timestamp>/<show-dir>')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. test_dataloader.batch_size=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_and_launcher_args(parser, 'test_dataloader.batch_size=2')
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from acsdet.utils.runner_setup import build_runner, common_tool_setup, load_config
     common_tool_setup()
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         sys.exit(f'tools/test.py: error: --out must name a .pkl file, got {args.out}')

@@ -7,10 +7,11 @@ Same flags as mmdet's ``tools/train.py``; acsdet's modules are registered and ch
 loading stays ``weights_only`` (see docs/install.md).
 """
 import argparse
-import os
 import sys
 
-from mmengine.config import DictAction
+from acsdet.utils.runner_setup import (ConfigError, add_config_and_launcher_args, build_runner,
+                                       common_tool_setup, enable_amp, enable_auto_scale_lr,
+                                       load_config, parse_tool_args, set_resume)
 
 
 def parse_args(argv=None):
@@ -25,24 +26,12 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, from the latest '
         'checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. model.backbone.conv_type=3d '
-        'train_cfg.max_epochs=2 (lists as key="[a,b]"; no spaces)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_and_launcher_args(parser, 'model.backbone.conv_type=3d train_cfg.max_epochs=2')
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from acsdet.utils.runner_setup import (ConfigError, build_runner, common_tool_setup,
-                                           enable_amp, enable_auto_scale_lr, load_config,
-                                           set_resume)
     common_tool_setup()
     try:
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)

@@ -3,12 +3,33 @@
 The tools stay thin entry points (as in mmdet / mmyolo); what they decide about a config lives
 here so it is tested once and behaves the same in both.
 """
+import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+
+def add_config_and_launcher_args(parser, cfg_options_example: str) -> None:
+    """The flags ``tools/train.py`` and ``tools/test.py`` share with mmdet's tools:
+    ``--cfg-options``, ``--launcher`` and ``--local_rank`` / ``--local-rank``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help=f'override config keys, e.g. {cfg_options_example} '
+        '(lists as key="[a,b]"; no spaces)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser, argv=None):
+    """Parse, and export ``LOCAL_RANK`` for launchers that pass ``--local-rank``."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 class ConfigError(ValueError):
