@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import torch
-from conftest import good_root, leftovers, write_dl_info, write_series
+from conftest import good_root, leftovers, write_dl_info
 from mmengine.config import Config
 
 from acsdet.utils import register_all_modules

@@ -41,7 +41,7 @@ def test_pickled_function_is_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'hook': os.system}, path)
     with pytest.raises(UnsafeCheckpointError,
-                       match=rf'refusing to load checkpoint .*evil\.pth.*posix\.system'):
+                       match=r'refusing to load checkpoint .*evil\.pth.*posix\.system'):
         _load_checkpoint(str(path), map_location='cpu')
 
 
