@@ -3,6 +3,7 @@
 The tools stay thin entry points (as in mmdet / mmyolo); what they decide about a config lives
 here so it is tested once and behaves the same in both.
 """
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -137,14 +138,51 @@ def enable_auto_scale_lr(cfg: Config) -> None:
     scale.enable = True
 
 
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` (no path) continues from, robust to a killed run.
+
+    mmengine writes ``<work_dir>/last_checkpoint`` (the path of the newest checkpoint) with a
+    plain ``open('w')`` right after saving the checkpoint, so a run killed in between leaves
+    it empty, and mmengine 0.10.7 then tries to load the path ``''``.  The rule here: the
+    file named by ``last_checkpoint`` when it exists; otherwise the newest ``*.pth`` of the
+    work dir (a kill during ``torch.save`` leaves ``last_checkpoint`` on the previous, complete
+    checkpoint, so the newest file is complete whenever ``last_checkpoint`` is torn);
+    None when there is none.
+
+    Args:
+        work_dir (str): The run's work dir.
+
+    Returns:
+        str or None: Path of the checkpoint.
+    """
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+        print_log(f'{marker} is empty or names a missing file ({named!r}): resuming from the '
+                  'newest checkpoint of the work dir instead', logger='current',
+                  level=logging.WARNING)
+    if not osp.isdir(work_dir):
+        return None
+    ckpts = [osp.join(work_dir, n) for n in os.listdir(work_dir) if n.endswith('.pth')]
+    return max(ckpts, key=osp.getmtime) if ckpts else None
+
+
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume``: ``'auto'`` resumes from the latest checkpoint in the work dir, a path
-    resumes from that checkpoint."""
+    """``--resume``: ``'auto'`` resumes from the latest checkpoint in the work dir
+    (:func:`find_resumable_checkpoint`; a fresh start when there is none), a path resumes
+    from that checkpoint."""
     if resume is None:
         return
     cfg.resume = True
     if resume == 'auto':
-        cfg.load_from = None
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}: starting from scratch',
+                      logger='current')
+            cfg.resume = False
     else:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume: checkpoint not found: {resume}')
