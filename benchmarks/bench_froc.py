@@ -66,39 +66,6 @@ def make_input(seed: int = 0):
     return coco, boxes, scores
 
 
-def published_loop_sens(boxes_all, gts_all, avg_fp, iou_th=0.5):
-    """The published per-detection loop (continuous-coordinate IoU), overall only."""
-    n_img = len(boxes_all)
-    img_idxs = np.repeat(np.arange(n_img), [len(b) for b in boxes_all])
-    boxes_cat = np.vstack(boxes_all)
-    order = np.argsort(boxes_cat[:, -1])[::-1]
-    boxes_cat, img_idxs = boxes_cat[order, :4], img_idxs[order]
-    hits = [np.zeros(len(g), bool) for g in gts_all]
-    n_hits = n_miss = 0
-    tps, fps = [], []
-    for i in range(len(boxes_cat)):
-        g, b = gts_all[img_idxs[i]], boxes_cat[i]
-        iw = np.maximum(np.minimum(g[:, 2], b[2]) - np.maximum(g[:, 0], b[0]), 0)
-        ih = np.maximum(np.minimum(g[:, 3], b[3]) - np.maximum(g[:, 1], b[1]), 0)
-        inter = iw * ih
-        ov = inter / ((b[2] - b[0]) * (b[3] - b[1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1])
-                      - inter)
-        if ov.max() < iou_th:
-            n_miss += 1
-        else:
-            for j in range(len(g)):
-                if ov[j] >= iou_th and not hits[img_idxs[i]][j]:
-                    hits[img_idxs[i]][j] = True
-                    n_hits += 1
-        tps.append(n_hits)
-        fps.append(n_miss)
-    sens = np.array(tps, float) / sum(len(g) for g in gts_all)
-    fp_per_img = np.array(fps, float) / n_img
-    fp_in = [a for a in avg_fp if a <= fp_per_img[-1]]
-    fp_out = [a for a in avg_fp if a > fp_per_img[-1]]
-    return np.hstack([np.interp(fp_in, fp_per_img, sens), sens[-1] * np.ones(len(fp_out))])
-
-
 def best_of(fn, repeats):
     times, out = [], None
     for _ in range(repeats):
@@ -123,6 +90,7 @@ def main():
     from mmengine.logging import MMLogger
 
     from acsdet.evaluation import FROCMetric
+    from acsdet.testing import published_froc_sens_at
     from acsdet.evaluation.functional import (Detections, evaluate_froc, lesion_gt_from_coco,
                                               plot_froc_curves)
     MMLogger.get_instance('bench_froc', log_level='WARNING')  # keep the table quiet
@@ -176,7 +144,7 @@ def main():
     if not args.skip_loop:
         gts_all = [gt.boxes[gt.image_index == i] for i in range(N_IMAGES)]
         boxes_all = [np.concatenate([boxes[i], scores[i][:, None]], 1) for i in range(N_IMAGES)]
-        t_loop, ref = best_of(lambda: published_loop_sens(boxes_all, gts_all,
+        t_loop, ref = best_of(lambda: published_froc_sens_at(boxes_all, gts_all,
                                                           res.overall.fp_rates), 1)
         same = np.allclose(ref, res.overall.sens_at, rtol=0, atol=1e-12)
         print(f'published per-detection loop:           {t_loop * 1e3:8.1f} ms '

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from acsdet.testing import published_froc_sens_at
+
 from acsdet.evaluation.functional import (Detections, LesionGT, evaluate_froc, froc_curve,
                                           lesion_hit_scores, lesion_strata, pair_hits,
                                           sensitivity_at)
@@ -209,46 +211,6 @@ def test_bad_arrays_raise():
         evaluate_froc(_gt([[]]), _dets([(3, 0, 0, 1, 1, 0.5)]))
 
 
-# --- the published per-detection loop (3DCE / MULAN `FROC` + `sens_at_FP`), transcribed
-# with continuous-coordinate IoU, as an independent reference ---------------------------
-
-def _published_sens_at(boxes_all, gts_all, avg_fp, iou_th=0.5):
-    n_img = len(boxes_all)
-    img_idxs = np.hstack([[i] * len(b) for i, b in enumerate(boxes_all)]).astype(int)
-    boxes_cat = np.vstack(boxes_all)
-    order = np.argsort(boxes_cat[:, -1])[::-1]
-    boxes_cat, img_idxs = boxes_cat[order, :4], img_idxs[order]
-    hits = [np.zeros(len(g), bool) for g in gts_all]
-    n_hits = n_miss = 0
-    tps, fps = [], []
-    for i in range(len(boxes_cat)):
-        g = gts_all[img_idxs[i]]
-        b = boxes_cat[i]
-        if len(g):
-            iw = np.maximum(np.minimum(g[:, 2], b[2]) - np.maximum(g[:, 0], b[0]), 0)
-            ih = np.maximum(np.minimum(g[:, 3], b[3]) - np.maximum(g[:, 1], b[1]), 0)
-            inter = iw * ih
-            uni = (b[2] - b[0]) * (b[3] - b[1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter
-            ov = inter / uni
-        else:
-            ov = np.zeros(1)
-        if ov.max() < iou_th:
-            n_miss += 1
-        else:
-            for j in range(len(g)):
-                if ov[j] >= iou_th and not hits[img_idxs[i]][j]:
-                    hits[img_idxs[i]][j] = True
-                    n_hits += 1
-        tps.append(n_hits)
-        fps.append(n_miss)
-    n_gt = sum(len(g) for g in gts_all)
-    sens = np.array(tps, float) / n_gt
-    fp_per_img = np.array(fps, float) / n_img
-    fp_in = [a for a in avg_fp if a <= fp_per_img[-1]]
-    fp_out = [a for a in avg_fp if a > fp_per_img[-1]]
-    return np.hstack([np.interp(fp_in, fp_per_img, sens), sens[-1] * np.ones(len(fp_out))])
-
-
 def _random_case(rng, n_img=40, dets_per_img=12, score_decimals=None):
     gts, boxes = [], []
     for i in range(n_img):
@@ -283,7 +245,7 @@ def test_matches_published_loop_without_ties(seed):
     rng = np.random.default_rng(seed)
     gt, dets, gts, boxes = _random_case(rng)
     rates = [0.125, 0.5, 1, 2, 4, 8, 16]
-    ref = _published_sens_at(boxes, gts, rates)
+    ref = published_froc_sens_at(boxes, gts, rates)
     res = evaluate_froc(gt, dets, fp_rates=rates)
     assert 0 < res.num_fp < len(dets.scores)  # a non-trivial case
     np.testing.assert_allclose(res.overall.sens_at, ref, rtol=0, atol=1e-12)
