@@ -14,3 +14,9 @@ from .volume_transforms import (ClipNormalizeVolume, LoadVolumeFromFile,  # noqa
 __all__ += ['LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume',
             'RandomFlipVolume', 'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs',
             'read_volume']
+from .volume_rotation import RandomRotateVolume, rotate_volume  # noqa: E402
+
+__all__ += ['RandomRotateVolume', 'rotate_volume']
+from .nonzero_normalize import NormalizeNonzeroVolume  # noqa: E402
+
+__all__ += ['NormalizeNonzeroVolume']

@@ -23,6 +23,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
 from acsdet.registry import TRANSFORMS
+from .sitk_volume_io import SITK_SUFFIXES, read_sitk_volume
 
 __all__ = [
     'LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume',
@@ -60,7 +61,10 @@ def read_volume(path: str, key: Optional[str] = None) -> Tuple[np.ndarray, Optio
         # (X, Y, Z[, C]) -> ([C,] Z, Y, X)
         array = array.transpose(2, 1, 0) if array.ndim == 3 else array.transpose(3, 2, 1, 0)
         return np.ascontiguousarray(array), spacing
-    raise ValueError(f'{path}: unknown volume format (expected .npz, .nii or .nii.gz)')
+    if path.endswith(SITK_SUFFIXES):  # MetaImage / NRRD (PROMISE12): sitk_volume_io.py
+        return read_sitk_volume(path)
+    raise ValueError(f'{path}: unknown volume format (expected .npz, .nii, .nii.gz, .mhd, '
+                     f'.mha or .nrrd)')
 
 
 @TRANSFORMS.register_module()

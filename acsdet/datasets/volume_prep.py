@@ -1,0 +1,102 @@
+"""Helpers shared by the public-dataset converters of ``data_prep/`` (LIDC-IDRI, LiTS,
+PROMISE12, BraTS18): seeded splits, atomic writes of json / ``.npz`` / NIfTI, progress bars.
+See docs/segmentation_data.md.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+
+from .deeplesion_coco import atomic_write_json
+
+__all__ = ['seeded_split', 'write_split_json', 'atomic_savez', 'atomic_save_nifti',
+           'progress', 'atomic_write_json']
+
+
+def seeded_split(keys: Sequence[str], val_ratio: float, seed: int) -> Tuple[List[str], List[str]]:
+    """Split ``keys`` (e.g. case or patient ids) into (train, val) with a seeded shuffle.
+
+    The keys are sorted first, so the split does not depend on the listing order; the
+    validation part has ``round(len(keys) * val_ratio)`` keys, at least 1 when
+    ``0 < val_ratio`` and there are 2 keys or more.
+
+    Args:
+        keys (Sequence[str]): Unique ids.
+        val_ratio (float): In [0, 1). 0.2 is the papers' 8:2 (4:1) split.
+        seed (int): numpy ``default_rng`` seed.
+
+    Returns:
+        tuple[list[str], list[str]]: train keys, val keys, each sorted.
+    """
+    if not 0 <= val_ratio < 1:
+        raise ValueError(f'val_ratio must be in [0, 1), got {val_ratio}')
+    keys = sorted(set(keys))
+    n_val = int(round(len(keys) * val_ratio))
+    if val_ratio > 0 and len(keys) >= 2:
+        n_val = min(max(n_val, 1), len(keys) - 1)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    val = sorted(keys[i] for i in order[:n_val])
+    return sorted(set(keys) - set(val)), val
+
+
+def write_split_json(path: str, entries: Dict[str, dict], train: Iterable[str],
+                     val: Iterable[str], meta: dict, test: Sequence[dict] = ()) -> dict:
+    """Write a dataset json ``VolumeDataset`` reads with ``split_key='training'`` /
+    ``'validation'``: ``{"training": [entry...], "validation": [entry...], "meta": meta}``.
+
+    Args:
+        path (str): Output json (written atomically).
+        entries (dict): key -> ``{"image": rel path, "label": rel path (optional), ...}``.
+        train, val (Iterable[str]): Keys of each split.
+        meta (dict): Converter settings (recorded for reproducibility).
+        test (Sequence[dict]): Unlabelled entries (``{"image": ...}``) listed under
+            ``"test"`` when not empty. Defaults to ().
+
+    Returns:
+        dict: the written content.
+    """
+    content = dict(training=[entries[k] for k in train], validation=[entries[k] for k in val],
+                   meta=meta)
+    if test:
+        content['test'] = list(test)
+    atomic_write_json(content, path)
+    return content
+
+
+def _atomic(path: str, suffix: str, write) -> None:
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_savez(path: str, **arrays) -> None:
+    """``np.savez_compressed`` to a temp file in the same folder, then ``os.replace``."""
+    def write(tmp):
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, **arrays)
+    _atomic(path, '.npz', write)
+
+
+def atomic_save_nifti(image, path: str) -> None:
+    """Save a nibabel image to ``path`` (``.nii`` / ``.nii.gz``) atomically."""
+    import nibabel as nib
+    suffix = '.nii.gz' if path.endswith('.nii.gz') else '.nii'
+    _atomic(path, suffix, lambda tmp: nib.save(image, tmp))
+
+
+def progress(iterable, desc: str, quiet: bool = False, total: int = None):
+    """A tqdm progress bar on stderr (plain iteration with ``quiet``)."""
+    if quiet:
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, desc=desc, total=total, unit='case')

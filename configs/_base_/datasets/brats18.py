@@ -1,0 +1,52 @@
+# BraTS18 brain tumour segmentation in the GSP-Conv paper's setting (section 3): 4 MR
+# modalities (flair, t1, t1ce, t2) as 4 channels; 64 x 128 x 128 (D, H, W) random crops;
+# every modality z-scored over its non-zero (brain) voxels; a seeded 8:2 split.
+# Labels after data_prep/brats18_to_json.py: 0 background, 1 necrotic / non-enhancing core
+# (BraTS 1), 2 oedema (BraTS 2), 3 enhancing tumour (BraTS 4).
+#   .venv/bin/python data_prep/brats18_to_json.py data/MICCAI_BraTS_2018_Data_Training data/brats18
+# The metric reports Dice per label (1, 2, 3), not the challenge's WT / TC / ET regions.
+# Flips and rotation are acsdet's additions (the paper names no augmentation).
+dataset_type = 'VolumeDataset'
+data_root = 'data/brats18/'
+ann_file = 'brats18.json'
+num_classes = 4
+in_channels = 4
+brats_classes = ('background', 'necrotic core', 'oedema', 'enhancing tumour')
+crop_size = (64, 128, 128)
+
+train_pipeline = [
+    dict(type='LoadVolumeFromFile'),
+    dict(type='NormalizeNonzeroVolume'),
+    dict(type='RandomCropVolume', crop_size=crop_size, fg_prob=0.5),
+    dict(type='RandomFlipVolume', prob=0.5, axes=(0, 1, 2)),
+    dict(type='RandomRotateVolume', prob=0.3, max_angle=15, planes=((1, 2), )),
+    dict(type='PackVolumeInputs'),
+]
+test_pipeline = [
+    dict(type='LoadVolumeFromFile'),
+    dict(type='NormalizeNonzeroVolume'),
+    dict(type='PackVolumeInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=4,   # the paper's batch
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
+        metainfo=dict(classes=brats_classes), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
+        metainfo=dict(classes=brats_classes), test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# Dice per label and their mean (dice/per_case/mean ~ the paper's mDice over classes).
+val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+test_evaluator = val_evaluator

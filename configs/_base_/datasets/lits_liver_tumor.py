@@ -1,0 +1,54 @@
+# LiTS liver / tumour segmentation in the ACS paper's setting (section IV-C): labels
+# 0 background, 1 liver, 2 tumour; HU clipped to [-200, 250] and mapped to [0, 1];
+# 64 x 224 x 224 random-centre training crops, random-axis flips and rotation.
+# Data: data/lits/ with volume-N.nii / segmentation-N.nii, then
+#   .venv/bin/python data_prep/lits_to_json.py data/lits        # writes data/lits/lits.json
+# Not reproduced: the paper's random-scale resampling.  Testing uses whole volumes: set the
+# model's test_cfg=dict(mode='slide', window=(64, 512, 512), overlap=0.625) (a depth step
+# of 24 as the paper) -- see lits_slide_test_cfg below.
+dataset_type = 'VolumeDataset'
+data_root = 'data/lits/'
+ann_file = 'lits.json'
+num_classes = 3
+lits_classes = ('background', 'liver', 'tumour')
+crop_size = (64, 224, 224)
+hu_window = (-200, 250)
+lits_slide_test_cfg = dict(mode='slide', window=(64, 512, 512), overlap=0.625,
+                           blend='constant', sw_batch_size=1)
+
+train_pipeline = [
+    dict(type='LoadVolumeFromFile'),
+    dict(type='ClipNormalizeVolume', clip_range=hu_window, mode='minmax'),
+    dict(type='RandomCropVolume', crop_size=crop_size, fg_prob=0.5),
+    dict(type='RandomFlipVolume', prob=0.5, axes=(0, 1, 2)),
+    dict(type='RandomRotateVolume', prob=0.5, max_angle=15, planes=((1, 2), )),
+    dict(type='PackVolumeInputs'),
+]
+test_pipeline = [
+    dict(type='LoadVolumeFromFile'),
+    dict(type='ClipNormalizeVolume', clip_range=hu_window, mode='minmax'),
+    dict(type='PackVolumeInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
+        metainfo=dict(classes=lits_classes), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
+        metainfo=dict(classes=lits_classes), test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# Dice global and Dice per case of liver (class_1) and tumour (class_2), the paper's Table VI.
+val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+test_evaluator = val_evaluator

@@ -1,0 +1,5 @@
+# The GSP-Conv paper's pointwise FCN without Group Shift on PROMISE12 (Table 1: 65.5 mDice):
+# the tiny 3D U-Net with 1x1x1 convolutions only (see gsp_unet_promise12.py).
+_base_ = ['./gsp_unet_promise12.py']
+
+model = dict(backbone=dict(type='TinyUNet3D', kernel_size=1, gs_position=None))

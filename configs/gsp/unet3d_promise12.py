@@ -1,0 +1,5 @@
+# The GSP-Conv paper's 3D FCN baseline on PROMISE12 (Table 1: 87.3 mDice): the same tiny
+# 3D U-Net with 3x3x3 convolutions and no Group Shift (see gsp_unet_promise12.py).
+_base_ = ['./gsp_unet_promise12.py']
+
+model = dict(backbone=dict(type='TinyUNet3D', kernel_size=3, gs_position=None))
