@@ -8,3 +8,7 @@ from .sliding_window import blend_weights, sliding_window_inference, window_star
 
 __all__ += ['UNet2D', 'ConvertedUNet3D', 'load_2d_unet_weights', 'sliding_window_inference',
             'window_starts', 'blend_weights']
+from .fcn_resnet3d import FCNResNet3D, ResNetBody  # noqa: E402
+from .deeplabv3plus_resnet3d import DeepLabV3PlusResNet3D  # noqa: E402
+
+__all__ += ['FCNResNet3D', 'ResNetBody', 'DeepLabV3PlusResNet3D']
