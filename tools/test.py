@@ -1,7 +1,8 @@
 """Test (and evaluate) a trained model with mmengine's Runner.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+                         [--show-dir DIR [--show-window soft_tissue|lung|bone]
+                         [--show-score-thr 0.3]] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
 import os
@@ -23,6 +24,11 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='save painted predictions under '
                         'work_dir/<timestamp>/<show-dir>')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--show-window', default=None,
+                        help='CT window of --show/--show-dir (soft_tissue, lung, bone, liver, '
+                        'brain); default: the visualizer\'s (soft_tissue)')
+    parser.add_argument('--show-score-thr', type=float, default=None,
+                        help='predictions drawn by --show/--show-dir (default: the hook\'s, 0.3)')
     add_config_and_launcher_args(parser, 'test_dataloader.batch_size=2')
     return parse_tool_args(parser, argv)
 
@@ -40,8 +46,20 @@ def main(argv=None):
         sys.exit(f'tools/test.py: error: {err}')
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
+        # mmdet's switch (draw=True, show / test_out_dir) on the config's visualization hook:
+        # CTDetVisualizationHook in acsdet's runtime, which writes one PNG per key slice to
+        # <work_dir>/<timestamp>/<show-dir>/<series>_<key>.png, the slice in a CT window
         from mmdet.engine.hooks.utils import trigger_visualization_hook
         cfg = trigger_visualization_hook(cfg, args)
+        hook = cfg.default_hooks['visualization']
+        if args.show_score_thr is not None:
+            hook['score_thr'] = args.show_score_thr
+        if args.show_window is not None:
+            if hook.get('type') != 'CTDetVisualizationHook':
+                sys.exit('tools/test.py: error: --show-window needs '
+                         f'default_hooks.visualization of type CTDetVisualizationHook, '
+                         f'got {hook.get("type")}')
+            hook['window'] = args.show_window
     runner = build_runner(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults

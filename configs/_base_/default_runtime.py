@@ -7,7 +7,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    # acsdet's DetVisualizationHook: DeepLesion 16-bit PNGs read as HU (8-bit images as is),
+    # GT + predictions drawn in a CT window; `tools/test.py --show-dir DIR` turns it on.
+    visualization=dict(type='CTDetVisualizationHook', score_thr=0.3))
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -18,7 +20,8 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='CTDetLocalVisualizer', vis_backends=vis_backends, name='visualizer',
+    window='soft_tissue')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'

@@ -7,3 +7,6 @@ __all__ += ['RNGStateHook']
 from .checkpoint_match_hook import CheckpointMatchHook, CheckpointMismatchError  # noqa: E402
 
 __all__ += ['CheckpointMatchHook', 'CheckpointMismatchError']
+from .ct_det_visualization_hook import CTDetVisualizationHook  # noqa: E402
+
+__all__ += ['CTDetVisualizationHook']
