@@ -93,15 +93,17 @@ def convert_case(folder: str, case: str, image_out: str, label_out) -> None:
             raise ValueError(f'{path}: shape {img.shape} differs from the flair '
                              f'{ref.shape} (all modalities must be the same 3D grid)')
         arrays.append(np.asarray(img.dataobj))
-    dtype = np.result_type(*arrays)
-    image = np.stack(arrays, axis=-1).astype(dtype, copy=False)
-    atomic_save_nifti(nib.Nifti1Image(image, ref.affine), image_out)
-    if seg_path:
+    label = None
+    if seg_path:  # checked before anything is written
         seg = nib.load(seg_path)
         if seg.shape != ref.shape:
             raise ValueError(f'{seg_path}: shape {seg.shape} differs from the images '
                              f'{ref.shape}')
         label = remap_labels(np.asarray(seg.dataobj), seg_path)
+    dtype = np.result_type(*arrays)
+    image = np.stack(arrays, axis=-1).astype(dtype, copy=False)
+    atomic_save_nifti(nib.Nifti1Image(image, ref.affine), image_out)
+    if label is not None:
         atomic_save_nifti(nib.Nifti1Image(label, ref.affine), label_out)
 
 
