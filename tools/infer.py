@@ -4,11 +4,13 @@
         [--out-dir DIR] [--slices FIRST LAST] [--batch-size 4] [--score-thr T]
         [--pixel-spacing MM] [--slice-interval MM] [--image-hu-range LOW HIGH]
         [--group-3d] [--overlays] [--window soft_tissue|lung|bone|...] [--max-overlays 20]
-        [--no-hu-check] [--device cpu]
+        [--contact-sheet] [--report] [--top-n 16] [--no-hu-check] [--device cpu]
 
-Writes DIR/detections.json (atomically) and, with --overlays, DIR/overlays/slice_XXXX.png for
-the slices holding the highest-scoring findings.  See docs/inference.md for the JSON format and
-coordinate frames.
+Writes (all atomically) DIR/detections.json; with --overlays DIR/overlays/slice_XXXX.png for
+the slices holding the highest-scoring findings; with --contact-sheet DIR/contact_sheet.png
+(the --top-n findings as zoomed, captioned tiles); with --report DIR/report.html (one static
+file, thumbnails embedded as base64 PNGs, links to the contact sheet / overlays).  See
+docs/inference.md for the JSON format and coordinate frames.
 """
 import argparse
 import json
@@ -43,9 +45,17 @@ def parse_args(argv=None):
                    help='link detections on consecutive slices into 3D candidates')
     p.add_argument('--group-score-thr', type=float, default=0.5)
     p.add_argument('--overlays', action='store_true', help='write overlay PNGs')
-    p.add_argument('--window', default='soft_tissue', help='CT window of the overlays')
+    p.add_argument('--window', default='soft_tissue', help='CT window of the overlays, contact sheet and report thumbnails')
     p.add_argument('--overlay-score-thr', type=float, default=0.3)
     p.add_argument('--max-overlays', type=int, default=20)
+    p.add_argument('--contact-sheet', action='store_true',
+                   help='write DIR/contact_sheet.png: the --top-n findings, zoomed tiles')
+    p.add_argument('--report', action='store_true',
+                   help='write DIR/report.html: static HTML report with embedded thumbnails')
+    p.add_argument('--top-n', type=int, default=16,
+                   help='findings on the contact sheet (the report lists up to 3 x top-n)')
+    p.add_argument('--finding-score-thr', type=float, default=0.3,
+                   help='findings below this score are left off the sheet and report')
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-progress', action='store_true')
     return p.parse_args(argv)
@@ -72,9 +82,8 @@ def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
     import torch
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
-    from pycocotools import mask as mask_utils
 
-    from acsdet.visualization import CTDetLocalVisualizer
+    from acsdet.visualization import CTDetLocalVisualizer, decode_rle
     vis = CTDetLocalVisualizer(name=f'infer_{os.getpid()}', window=window)
     ranked = sorted((r for r in results if r['detections']
                      and r['detections'][0]['score'] >= score_thr),
@@ -87,16 +96,17 @@ def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
         inst.scores = torch.tensor([d['score'] for d in dets], dtype=torch.float32)
         inst.labels = torch.tensor([d['label'] for d in dets], dtype=torch.long)
         if dets and all('mask_rle' in d for d in dets):
-            masks = np.stack([mask_utils.decode(dict(d['mask_rle'], counts=d['mask_rle'][
-                'counts'].encode('ascii'))) for d in dets]).astype(bool)
+            masks = np.stack([decode_rle(d['mask_rle']) for d in dets])
             inst.masks = torch.from_numpy(masks)
         if dets and all('recist' in d for d in dets):
             inst.recists = torch.tensor([d['recist'] for d in dets], dtype=torch.float32)
         sample = DetDataSample()
         sample.pred_instances = inst
         path = osp.join(out_dir, f'slice_{res["slice_index"]:04d}.png')
+        tmp = osp.join(out_dir, f'.tmp{os.getpid()}_{osp.basename(path)}')
         vis.add_datasample(path, volume.hu[res['slice_index']], sample, draw_gt=False,
-                           out_file=path, pred_score_thr=score_thr)
+                           out_file=tmp, pred_score_thr=score_thr)
+        os.replace(tmp, path)  # atomic: a reader never sees half a PNG
         files.append(path)
     return files
 
@@ -145,7 +155,28 @@ def main(argv=None) -> int:
         files = write_overlays(volume, results, osp.join(args.out_dir, 'overlays'), args.window,
                                args.overlay_score_thr, args.max_overlays)
         print(f'{len(files)} overlays -> {osp.join(args.out_dir, "overlays")}')
+    write_pictures(args, volume, out)
     return 0
+
+
+def write_pictures(args, volume, out) -> None:
+    """--contact-sheet and --report (after detections.json, which they read from ``out``)."""
+    from acsdet.visualization import top_findings, write_contact_sheet, write_html_report
+    links = {}
+    if args.contact_sheet:
+        findings = top_findings(out['slices'], args.top_n, args.finding_score_thr,
+                                out.get('lesions_3d'))
+        path = write_contact_sheet(osp.join(args.out_dir, 'contact_sheet.png'), volume.hu,
+                                   findings, window=args.window)
+        links['contact sheet'] = path
+        print(f'{len(findings)} findings -> {path}')
+    if args.overlays and osp.isdir(osp.join(args.out_dir, 'overlays')):
+        links['overlays folder'] = osp.join(args.out_dir, 'overlays')
+    if args.report:
+        path = write_html_report(osp.join(args.out_dir, 'report.html'), out, volume.hu,
+                                 top_n=3 * args.top_n, score_thr=args.finding_score_thr,
+                                 window=args.window, links=links)
+        print(f'report -> {path}')
 
 
 if __name__ == '__main__':
