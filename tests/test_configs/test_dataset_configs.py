@@ -93,13 +93,18 @@ def test_dataset_base_config_trains_and_validates(base, kind, crop, in_channels,
         "val_cfg = dict(type='ValLoop')\ntest_cfg = dict(type='TestLoop')\n"
         "optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))\n")
     cfg = load_config(str(cfg_file))
-    assert cfg.val_evaluator.num_classes == num_classes == cfg.num_classes
+    evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) else \
+        [cfg.val_evaluator]
+    assert evaluators[0].num_classes == num_classes == cfg.num_classes
     _shrink_crops(cfg, crop)
     data_root = _prepare(kind, repo_root, tmp_path)
     scalars = _run_one_iter(cfg, data_root, tmp_path)
     assert np.isfinite(scalars['train/loss'].current())
     dice = scalars['val/dice/per_case/mean'].current()
     assert 0.0 <= dice <= 1.0
+    if kind == 'brats18':  # + the BraTS regions
+        for region in ('WT', 'TC', 'ET', 'mean'):
+            assert 0.0 <= scalars[f'val/region_dice/per_case/{region}'].current() <= 1.0
 
 
 GSP_CONFIGS = [('gsp_unet_promise12', 'promise12', (16, 32, 32)),

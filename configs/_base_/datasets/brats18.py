@@ -4,7 +4,6 @@
 # Labels after data_prep/brats18_to_json.py: 0 background, 1 necrotic / non-enhancing core
 # (BraTS 1), 2 oedema (BraTS 2), 3 enhancing tumour (BraTS 4).
 #   .venv/bin/python data_prep/brats18_to_json.py data/MICCAI_BraTS_2018_Data_Training data/brats18
-# The metric reports Dice per label (1, 2, 3), not the challenge's WT / TC / ET regions.
 # Flips and rotation are acsdet's additions (the paper names no augmentation).
 dataset_type = 'VolumeDataset'
 data_root = 'data/brats18/'
@@ -47,6 +46,11 @@ val_dataloader = dict(
         metainfo=dict(classes=brats_classes), test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# Dice per label and their mean (dice/per_case/mean ~ the paper's mDice over classes).
-val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+# Dice per label (dice/...) and the challenge's regions (region_dice/...: whole tumour
+# WT = 1+2+3, tumour core TC = 1+3, enhancing ET = 3; region_dice/per_case/mean is the
+# GSP paper's mDice over WT, TC, ET).
+val_evaluator = [
+    dict(type='DiceMetric', num_classes=num_classes, ignore_background=True),
+    dict(type='RegionDiceMetric'),
+]
 test_evaluator = val_evaluator
