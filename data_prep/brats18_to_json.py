@@ -25,8 +25,8 @@ import sys
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import (atomic_save_nifti, progress, seeded_split,
-                                         write_split_json)
+from acsdet.datasets.volume_prep import (add_split_args, atomic_save_nifti, progress,
+                                         run_converter, seeded_split, write_split_json)
 
 MODALITIES = ('flair', 't1', 't1ce', 't2')
 LABEL_MAP = {0: 0, 1: 1, 2: 2, 4: 3}
@@ -37,11 +37,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('root', help='BraTS18 folder (case folders searched recursively)')
     p.add_argument('out_dir', help='output folder (imagesTr/, labelsTr/, brats18.json)')
-    p.add_argument('--val-ratio', type=float, default=0.2,
-                   help='part of the labelled cases in "validation" (default: 0.2)')
-    p.add_argument('--seed', type=int, default=0, help='split seed (default: 0)')
     p.add_argument('--overwrite', action='store_true', help='rewrite existing outputs')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_split_args(p, 'cases')
     return p.parse_args(argv)
 
 
@@ -141,15 +138,7 @@ def convert(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        info = convert(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {info["out"]}: {info["train"]} training / {info["val"]} validation / '
-          f'{info["test"]} test cases')
-    return 0
+    return run_converter(convert, parse_args(argv))
 
 
 if __name__ == '__main__':

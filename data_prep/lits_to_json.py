@@ -22,7 +22,8 @@ import sys
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import progress, seeded_split, write_split_json
+from acsdet.datasets.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+                                         write_split_json)
 
 VOLUME_RE = re.compile(r'^(test-)?volume-(\d+)\.nii(\.gz)?$')
 
@@ -33,13 +34,10 @@ def parse_args(argv=None):
     p.add_argument('root', help='folder holding volume-N.nii / segmentation-N.nii (searched '
                    'recursively)')
     p.add_argument('--out', help='output json (default: ROOT/lits.json)')
-    p.add_argument('--val-ratio', type=float, default=0.2,
-                   help='part of the labelled cases in "validation" (default: 0.2)')
-    p.add_argument('--seed', type=int, default=0, help='split seed (default: 0)')
     p.add_argument('--check-labels', action='store_true',
                    help='load every segmentation and check its labels are in {0, 1, 2} '
                    '(slow on the full data)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_split_args(p, 'cases')
     return p.parse_args(argv)
 
 
@@ -107,15 +105,7 @@ def convert(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        info = convert(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {info["out"]}: {info["train"]} training / {info["val"]} validation / '
-          f'{info["test"]} test cases')
-    return 0
+    return run_converter(convert, parse_args(argv))
 
 
 if __name__ == '__main__':

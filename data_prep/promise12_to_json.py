@@ -18,7 +18,8 @@ import os.path as osp
 import re
 import sys
 
-from acsdet.datasets.volume_prep import progress, seeded_split, write_split_json
+from acsdet.datasets.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+                                         write_split_json)
 
 CASE_RE = re.compile(r'^(Case\d+)(_segmentation)?\.mhd$', re.IGNORECASE)
 
@@ -29,10 +30,7 @@ def parse_args(argv=None):
     p.add_argument('root', help='folder holding CaseNN.mhd / CaseNN_segmentation.mhd '
                    '(searched recursively)')
     p.add_argument('--out', help='output json (default: ROOT/promise12.json)')
-    p.add_argument('--val-ratio', type=float, default=0.2,
-                   help='part of the cases in "validation" (default: 0.2, the paper\'s 8:2)')
-    p.add_argument('--seed', type=int, default=0, help='split seed (default: 0)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_split_args(p, 'cases')
     return p.parse_args(argv)
 
 
@@ -90,14 +88,7 @@ def convert(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        info = convert(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {info["out"]}: {info["train"]} training / {info["val"]} validation cases')
-    return 0
+    return run_converter(convert, parse_args(argv))
 
 
 if __name__ == '__main__':

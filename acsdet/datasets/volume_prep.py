@@ -5,14 +5,15 @@ See docs/segmentation_data.md.
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, Iterable, List, Sequence, Tuple
+import sys
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .deeplesion_coco import atomic_write_json
 
 __all__ = ['seeded_split', 'write_split_json', 'atomic_savez', 'atomic_save_nifti',
-           'progress', 'atomic_write_json']
+           'progress', 'atomic_write_json', 'add_split_args', 'run_converter']
 
 
 def seeded_split(keys: Sequence[str], val_ratio: float, seed: int) -> Tuple[List[str], List[str]]:
@@ -100,3 +101,38 @@ def progress(iterable, desc: str, quiet: bool = False, total: int = None):
         return iterable
     from tqdm import tqdm
     return tqdm(iterable, desc=desc, total=total, unit='case')
+
+
+def add_split_args(parser, unit: str = 'cases') -> None:
+    """Add ``--val-ratio`` (0.2, the papers' 8:2 / 4:1), ``--seed`` (0) and ``--quiet``."""
+    parser.add_argument('--val-ratio', type=float, default=0.2,
+                        help=f'part of the labelled {unit} in "validation" (default: 0.2)')
+    parser.add_argument('--seed', type=int, default=0, help='split seed (default: 0)')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def _split_summary(info: dict) -> str:
+    counts = [f'{info[k]} {name}' for k, name in
+              (('train', 'training'), ('val', 'validation'), ('test', 'test')) if k in info]
+    return f'wrote {info["out"]}: {" / ".join(counts)} cases'
+
+
+def run_converter(convert: Callable, args,
+                  summary: Optional[Callable[[dict], str]] = None) -> int:
+    """Run ``convert(args)``; print ``summary(result)`` and return 0, or print the one-line
+    ``error: ...`` of a ``FileNotFoundError`` / ``ValueError`` to stderr and return 1.
+
+    Args:
+        convert (Callable): ``args -> dict`` (``out`` and counts ``train`` / ``val`` /
+            ``test``, or what ``summary`` reads).
+        args: Parsed arguments.
+        summary (Callable | None): Result -> one line; default:
+            ``wrote OUT: N training / M validation / K test cases``.
+    """
+    try:
+        info = convert(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print((summary or _split_summary)(info))
+    return 0

@@ -95,3 +95,10 @@ def test_bad_label_or_missing_modality_is_a_one_line_error(brats, cli, tmp_path,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith(f'error: {osp.join(folder, case)}_t1ce.nii.gz: missing')
+
+
+def test_help(cli, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['--help'])
+    assert exc.value.code == 0
+    assert '--overwrite' in capsys.readouterr().out

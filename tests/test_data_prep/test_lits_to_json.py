@@ -87,3 +87,10 @@ def test_bad_labels_and_shapes_name_the_file(lits, cli, capsys):
     assert f'{seg}: shape (12, 10, 5) does not match the volume (12, 10, 6)' in \
         capsys.readouterr().err
     assert not osp.exists(osp.join(root, 'lits.json'))
+
+
+def test_help(cli, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['--help'])
+    assert exc.value.code == 0
+    assert '--check-labels' in capsys.readouterr().out

@@ -23,10 +23,11 @@ def promise(tmp_path):
     return root, make_promise12_like(root, num_cases=5, shape=(4, 10, 12))
 
 
-def test_round_trip_through_volume_dataset(promise, cli):
+def test_round_trip_through_volume_dataset(promise, cli, capsys):
     root, cases = promise
     assert cli.main([root, '--quiet']) == 0
     ann = osp.join(root, 'promise12.json')
+    assert capsys.readouterr().out.strip() == f'wrote {ann}: 4 training / 1 validation cases'
     content = json.load(open(ann))
     assert (len(content['training']), len(content['validation'])) == (4, 1)  # 8:2
     for entry in content['training'] + content['validation']:
@@ -74,3 +75,10 @@ def test_missing_segmentation_and_mismatch_name_the_file(promise, cli, capsys):
     assert capsys.readouterr().err.strip() == \
         f'error: {osp.join(root, "Case01.mhd")}: no Case01_segmentation.mhd beside it'
     assert not osp.exists(osp.join(root, 'promise12.json'))
+
+
+def test_help(cli, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['--help'])
+    assert exc.value.code == 0
+    assert '--val-ratio' in capsys.readouterr().out
