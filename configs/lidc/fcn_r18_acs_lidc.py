@@ -1,0 +1,38 @@
+# ACS paper section IV-B (Table V, segmentation): LIDC-IDRI nodules, ResNet-18 FCN (stride-1
+# stem, no max-pool, FCN decoder with two x2 upsamplings) converted as a whole to ACS.
+#   .venv/bin/python data_prep/lidc_to_npz.py data/LIDC-IDRI data/lidc --size 64
+#   .venv/bin/python tools/train.py configs/lidc/fcn_r18_acs_lidc.py          # "ACS r."
+# "ACS p." (ImageNet encoder): torchvision's resnet18 state dict file, e.g.
+#   --cfg-options model.backbone.pretrained_2d=checkpoints/resnet18-f37072fd.pth
+# Siblings fcn_r18_3d_lidc.py (I3D inflation of the same weights with pretrained_2d: "3D p.
+# I3D") and fcn_r18_2.5d_lidc.py differ by conv_type only.
+_base_ = ['../_base_/datasets/lidc_nodules.py', '../_base_/default_runtime.py']
+
+model = dict(
+    type='VolumeSegmentor',
+    backbone=dict(
+        type='FCNResNet3D',
+        num_classes=_base_.num_classes,
+        in_channels=1,
+        depth=18,
+        conv_type='acs',
+        pretrained_2d=None),
+    # the paper (and the authors' code): soft Dice over the softmax of both classes
+    loss=dict(type='SoftDiceLoss', ignore_background=False, loss_name='loss_dice'),
+    # 48^3 nodule crops are tested whole (sizes divisible by 4)
+    test_cfg=dict(mode='whole'))
+
+# Adam, lr 1e-3, 100 epochs, x0.1 after 50 and 75; batch 8 (dataset base); the paper reports
+# the best epoch, so validate every epoch and keep the best Dice global checkpoint.
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[50, 75], gamma=0.1)
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
+                    save_best='dice/global/mean', rule='greater'))
