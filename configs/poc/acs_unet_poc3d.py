@@ -19,7 +19,7 @@ model = dict(
         pretrained_2d=None),
     loss=[
         dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),
-        dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        dict(type='SegCrossEntropyLoss', loss_weight=1.0, loss_name='loss_ce'),
     ],
     # 48^3 volumes fit whole; for larger ones use
     # test_cfg=dict(mode='slide', window=(48, 48, 48), overlap=0.5, blend='gaussian')

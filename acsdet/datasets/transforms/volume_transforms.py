@@ -79,23 +79,31 @@ class LoadVolumeFromFile(BaseTransform):
         image_key (str): ``.npz`` array of the image. Defaults to ``'image'``.
         label_key (str): ``.npz`` array of the labels. Defaults to ``'label'``.
         with_label (bool): Load the label map. Defaults to True.
+        spatial_dims (int): 3 for volumes, 2 for 2D images (e.g. the POC ``poc_2d`` set,
+            ``.npz`` only): a file holds (H, W) or (C, H, W). Defaults to 3.
 
     Adds ``img`` float32 (C, D, H, W), ``gt_seg_map`` int64 (D, H, W), ``ori_shape``,
-    ``img_shape``, ``spacing``.
+    ``img_shape``, ``spacing`` ((C, H, W) / (H, W) with ``spatial_dims=2``; the packed
+    samples then feed 2D networks such as :class:`UNet2D` in a ``VolumeSegmentor``).
     """
 
     def __init__(self, image_key: str = 'image', label_key: str = 'label',
-                 with_label: bool = True) -> None:
+                 with_label: bool = True, spatial_dims: int = 3) -> None:
+        if spatial_dims not in (2, 3):
+            raise ValueError(f'LoadVolumeFromFile: spatial_dims must be 2 or 3, got '
+                             f'{spatial_dims}')
         self.image_key, self.label_key, self.with_label = image_key, label_key, with_label
+        self.spatial_dims = spatial_dims
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
         img, spacing = read_volume(path, self.image_key)
-        if img.ndim == 3:
+        nd = self.spatial_dims
+        if img.ndim == nd:
             img = img[None]
-        if img.ndim != 4:
-            raise ValueError(f'{path}: image must be (D, H, W) or (C, D, H, W), got shape '
-                             f'{img.shape}')
+        if img.ndim != nd + 1:
+            axes = '(D, H, W) or (C, D, H, W)' if nd == 3 else '(H, W) or (C, H, W)'
+            raise ValueError(f'{path}: image must be {axes}, got shape {img.shape}')
         results['img'] = img.astype(np.float32, copy=False)
         results['ori_shape'] = results['img_shape'] = tuple(img.shape[1:])
         # a .npz has no spacing: keep one given by the data info, if any

@@ -2,8 +2,9 @@
 
 It follows mmengine's ``BaseModel`` protocol (``loss`` / ``predict`` / ``tensor`` modes) so
 ``tools/train.py`` / ``tools/test.py`` drive it with any dataset whose samples carry
-``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W).  ``predict`` runs on the
-whole volume, or with ``test_cfg=dict(mode='slide', ...)`` by sliding-window inference
+``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W) -- or 2D images (C, H, W)
+with label maps (H, W) for a 2D network (e.g. pretraining :class:`UNet2D`).  ``predict`` runs
+on the whole volume, or with ``test_cfg=dict(mode='slide', ...)`` by sliding-window inference
 (:func:`acsdet.models.segmentors.sliding_window.sliding_window_inference`).
 """
 from typing import Dict, List, Optional, Sequence, Union
@@ -18,17 +19,22 @@ from .sliding_window import BLEND_MODES, sliding_window_inference
 __all__ = ['VolumeSegmentor']
 
 
-def _label_tensor(value, index: int) -> torch.Tensor:
+_AXES = {2: '(H, W)', 3: '(D, H, W)'}
+
+
+def _label_tensor(value, index: int, spatial_dims: int = 3) -> torch.Tensor:
+    """A label map (*S) (or (1, *S)) of ``spatial_dims`` axes as int64."""
     if value is None:
         raise KeyError(f'VolumeSegmentor: data sample {index} has no gt_sem_seg')
     if isinstance(value, BaseDataElement):
         value = value.data
     value = torch.as_tensor(value)
-    if value.dim() == 4 and value.shape[0] == 1:
+    if value.dim() == spatial_dims + 1 and value.shape[0] == 1:
         value = value[0]
-    if value.dim() != 3:
+    if value.dim() != spatial_dims:
+        axes = _AXES[spatial_dims]
         raise ValueError(f'VolumeSegmentor: gt_sem_seg of data sample {index} must be '
-                         f'(D, H, W) or (1, D, H, W), got shape {tuple(value.shape)}')
+                         f'{axes} or (1, {axes[1:]}, got shape {tuple(value.shape)}')
     return value.long()
 
 
@@ -38,7 +44,8 @@ class VolumeSegmentor(BaseModel):
 
     Args:
         backbone (dict): Config of a network mapping (B, C, D, H, W) to logits
-            (B, K, D, H, W), e.g. ``dict(type='GSPUNet3D', num_classes=K)``.
+            (B, K, D, H, W), e.g. ``dict(type='GSPUNet3D', num_classes=K)``; or a 2D one,
+            (B, C, H, W) -> (B, K, H, W), e.g. ``dict(type='UNet2D', num_classes=K)``.
         loss (dict | list[dict]): Loss config(s) called as ``loss(logits, labels)`` with
             labels (B, D, H, W); each loss's ``loss_name`` (default ``'loss_<index>'``) is its
             key in the loss dict. Defaults to ``dict(type='SoftDiceLoss')``.
@@ -56,7 +63,9 @@ class VolumeSegmentor(BaseModel):
     size; ``data_samples`` are ``BaseDataElement``s whose ``gt_sem_seg`` is a label map
     (D, H, W) (tensor, or element with ``.data``). ``predict`` sets ``pred_sem_seg``
     (``BaseDataElement`` with ``data`` (D, H, W) long) on each sample, the format
-    :class:`acsdet.evaluation.metrics.DiceMetric` reads.
+    :class:`acsdet.evaluation.metrics.DiceMetric` reads. 2D data works the same way with
+    one spatial axis less: inputs (B, C, H, W), labels and predictions (H, W) (sliding
+    windows then take ``window=(h, w)``).
     """
 
     def __init__(self,
@@ -98,17 +107,18 @@ class VolumeSegmentor(BaseModel):
                 raise ValueError(f'VolumeSegmentor: inputs of one batch must share a shape, '
                                  f'got {sorted(shapes)}')
             inputs = torch.stack(list(inputs))
-        if inputs.dim() != 5:
-            raise ValueError(f'VolumeSegmentor: inputs must be (B, C, D, H, W), got shape '
-                             f'{tuple(inputs.shape)}')
+        if inputs.dim() not in (4, 5):
+            raise ValueError(f'VolumeSegmentor: inputs must be (B, C, D, H, W) or '
+                             f'(B, C, H, W), got shape {tuple(inputs.shape)}')
         return inputs.float()
 
     def forward(self,
                 inputs: Union[torch.Tensor, List[torch.Tensor]],
                 data_samples: Optional[List[BaseDataElement]] = None,
                 mode: str = 'tensor'):
-        """Run in ``'tensor'`` (logits (B, K, D, H, W)), ``'loss'`` (dict of losses) or
-        ``'predict'`` (list of data samples with ``pred_sem_seg``) mode."""
+        """Run in ``'tensor'`` (logits (B, K, D, H, W), or (B, K, H, W) for 2D inputs),
+        ``'loss'`` (dict of losses) or ``'predict'`` (list of data samples with
+        ``pred_sem_seg``) mode."""
         inputs = self._stack(inputs)
         if mode == 'predict' and self.test_mode == 'slide':
             return self.predict(
@@ -125,11 +135,13 @@ class VolumeSegmentor(BaseModel):
 
     def loss(self, logits: torch.Tensor,
              data_samples: Sequence[BaseDataElement]) -> Dict[str, torch.Tensor]:
-        """Losses of logits (B, K, D, H, W) against the samples' ``gt_sem_seg``."""
+        """Losses of logits (B, K, *S) (S = (D, H, W) or (H, W)) against the samples'
+        ``gt_sem_seg`` (*S)."""
         if data_samples is None or len(data_samples) != logits.shape[0]:
             raise ValueError('VolumeSegmentor: loss mode needs one data sample per input')
         labels = torch.stack([
-            _label_tensor(ds.get('gt_sem_seg'), i) for i, ds in enumerate(data_samples)
+            _label_tensor(ds.get('gt_sem_seg'), i, logits.dim() - 2)
+            for i, ds in enumerate(data_samples)
         ]).to(logits.device)
         if labels.shape[1:] != logits.shape[2:]:
             raise ValueError(f'VolumeSegmentor: gt_sem_seg size {tuple(labels.shape[1:])} != '
@@ -144,7 +156,8 @@ class VolumeSegmentor(BaseModel):
     def predict(self, logits: torch.Tensor,
                 data_samples: Optional[List[BaseDataElement]] = None
                 ) -> List[BaseDataElement]:
-        """Arg-max label maps (D, H, W) stored as ``pred_sem_seg`` on each data sample."""
+        """Arg-max label maps (*S) of logits (B, K, *S) stored as ``pred_sem_seg`` on each
+        data sample."""
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(logits.shape[0])]
         labels = logits.argmax(dim=1)
