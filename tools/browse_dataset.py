@@ -3,7 +3,7 @@
     python tools/browse_dataset.py CONFIG|ANN_FILE [--split train|val|test] [--img-dir DIR]
         [--output-dir DIR] [--window soft_tissue|lung|bone|liver|brain|LOW,HIGH]
         [--max-images N] [--not-show] [--augment] [--image-hu-range LOW HIGH]
-        [--show-interval 2] [--cfg-options k=v ...]
+        [--show-interval 2] [--alpha 0.4] [--cfg-options k=v ...]
 
 CONFIG: the ``<split>_dataloader.dataset`` of the config names the json and the image folder
 (a demo config generates its data first).  ANN_FILE: a json written by
@@ -51,6 +51,8 @@ def parse_args(argv=None):
                    help='show 8-bit grey images as HU mapped from LOW..HIGH (e.g. -1024 3071 '
                    'for ../shared/data/deeplesion_keyslices); default: as they are')
     p.add_argument('--show-interval', type=float, default=2, help='seconds per shown image')
+    p.add_argument('--alpha', type=float, default=0.4,
+                   help='mask opacity (the lesion stays visible under it); default 0.4')
     from mmengine.config import DictAction
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                    metavar='KEY=VALUE', help='override config settings (CONFIG only)')
@@ -210,7 +212,7 @@ def browse_json(args, window) -> int:
     from acsdet.visualization import CTDetLocalVisualizer, read_display_image
     ann_file, img_dir = resolve_source(args)
     classes, label_of, items = load_ground_truth(ann_file, img_dir, args.max_images)
-    vis = CTDetLocalVisualizer(name=f'browse_{os.getpid()}', window=window)
+    vis = CTDetLocalVisualizer(name=f'browse_{os.getpid()}', window=window, alpha=args.alpha)
     vis.dataset_meta = dict(classes=classes, palette=[vis.gt_color] * len(classes))
     samples = []
     for im, anns, path in items:  # check everything before drawing anything
@@ -257,7 +259,7 @@ def browse_pipeline(args, window) -> int:
         raise BrowseError(f'{args.source}: --augment needs a config file')
     _, ds_cfg = _dataset_cfg(args)
     dataset = DATASETS.build(ds_cfg)
-    vis = CTDetLocalVisualizer(name=f'browse_{os.getpid()}', window=window)
+    vis = CTDetLocalVisualizer(name=f'browse_{os.getpid()}', window=window, alpha=args.alpha)
     classes = dataset.metainfo.get('classes', ('lesion', ))
     vis.dataset_meta = dict(classes=classes, palette=[vis.gt_color] * len(classes))
     n = len(dataset) if args.max_images is None else min(len(dataset), args.max_images)

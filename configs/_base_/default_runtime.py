@@ -21,7 +21,7 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='CTDetLocalVisualizer', vis_backends=vis_backends, name='visualizer',
-    window='soft_tissue')
+    window='soft_tissue', alpha=0.5)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'

@@ -25,6 +25,12 @@ def demo_data(tmp_path_factory):
                                    image_size=96, seed=0)
 
 
+def _greenish(img):
+    """Fraction of pixels tinted green (GT boxes / masks) more than grey CT can be."""
+    px = img.reshape(-1, 3).astype(int)
+    return float((px[:, 1] - np.maximum(px[:, 0], px[:, 2]) > 50).mean())
+
+
 def _colour_fraction(img, colour, tol=40):
     return float((np.abs(img.reshape(-1, 3).astype(int) - colour).max(1) <= tol).mean())
 
@@ -47,7 +53,7 @@ def test_demo_json_box_recist_mask_drawn_on_windowed_hu(browse, demo_data, tmp_p
             x1, y1, x2, y2 = (int(round(v)) for v in a['recist'][:4])
             mid = img[(y1 + y2) // 2 - 1:(y1 + y2) // 2 + 2, (x1 + x2) // 2 - 1:(x1 + x2) // 2 + 2]
             assert _colour_fraction(mid, (255, 255, 0), tol=60) > 0, 'RECIST line missing'
-        assert _colour_fraction(img, (0, 255, 0), tol=80) > 0.002  # box + mask
+        assert _greenish(img) > 0.01  # box + mask
         # soft-tissue window of the HU slice: black air around the body
         assert (img.max(axis=2) < 10).mean() > 0.1
 
@@ -164,7 +170,7 @@ train_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg))
     for p in files:
         img = cv2.imread(str(p))
         assert img.shape == (128, 128, 3)  # the pipeline's Resize to 128
-        assert img.std() > 20 and _colour_fraction(img[:, :, ::-1], (0, 255, 0), tol=80) > 0
+        assert img.std() > 20 and _greenish(img[:, :, ::-1]) > 0.005
     # without --augment the config's json and image folder are drawn
     raw = tmp_path / 'raw'
     assert browse.main([str(cfg), '--output-dir', str(raw), '--max-images', '2',

@@ -78,6 +78,11 @@ def test_gt_mapped_back_to_the_original_frame(visualizer):
     assert gt.masks.to_ndarray()[0, 20:40, 10:30].all() and gt.masks.to_ndarray().sum() == 400
     np.testing.assert_allclose(gt.recists.numpy(),
                                [[12, 30, 28, 30, 20, 22, 20, 38]], atol=1e-5)
+    # a key slice whose only lesion is ignored (noisy): empty GT, masks of the input size
+    empty = _sample('x.png')
+    empty.gt_instances = empty.gt_instances[torch.zeros(1, dtype=torch.bool)]
+    mapped = hook.original_frame(empty).gt_instances
+    assert len(mapped) == 0 and mapped.masks.to_ndarray().shape == (0, 64, 48)
     # gt_frame='original' leaves the sample alone (mmdet pipelines: annotations after Resize)
     same = CTDetVisualizationHook(gt_frame='original').original_frame(_sample('x.png'))
     np.testing.assert_allclose(same.gt_instances.bboxes.numpy(), [[20, 40, 60, 80]])

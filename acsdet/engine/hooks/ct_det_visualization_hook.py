@@ -101,8 +101,8 @@ class CTDetVisualizationHook(DetVisualizationHook):
         """A copy of ``sample`` whose ``gt_instances`` lie in the ``ori_shape`` frame."""
         sample = sample.clone()
         gt = sample.get('gt_instances', None)
-        if gt is None or len(gt) == 0:
-            return sample
+        if gt is None:
+            return sample  # (an empty gt_instances is mapped too: its masks carry the size)
         if 'bboxes' in gt:
             gt.bboxes = _box_tensor(gt.bboxes).float()
         ori_h, ori_w = sample.ori_shape[:2]
