@@ -17,7 +17,6 @@ import json
 import os
 import os.path as osp
 import sys
-import tempfile
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -63,17 +62,8 @@ def parse_args(argv=None):
 
 def write_json_atomic(path: str, obj) -> None:
     """Write JSON to a temp file in the same folder, then ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix='.json', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    from acsdet.visualization.html_report import write_text_atomic
+    write_text_atomic(path, json.dumps(obj, indent=1))
 
 
 def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
