@@ -27,8 +27,8 @@ from mmengine.model import BaseModule
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from acsdet.registry import MODELS
-from .fcn_resnet3d import (SEG_CONV_TYPES, ResNetBody, check_input, convert_segmentation_net,
-                           load_torchvision_resnet)
+from .fcn_resnet3d import (ResNetBody, check_conv_type, check_input, convert_segmentation_net,
+                           load_2d_weights)
 
 __all__ = ['DeepLabV3PlusResNet3D']
 
@@ -64,10 +64,13 @@ class DeepLabV3PlusResNet3D(BaseModule):
         decoder_channels (int): Channels of the two 3x3 decoder convs. Defaults to 256.
         conv_type (str): ``'acs'``, ``'2.5d'``, ``'3d'``, ``'mean_acs'``, ``'soft_acs'``, or
             ``'2d'`` (the 2D network). Defaults to ``'acs'``.
-        pretrained_2d (str | None): torchvision ResNet state dict file (same depth) loaded
-            into the encoder before conversion (the paper's "p."; RGB stem summed to the
-            input channel, see :func:`.fcn_resnet3d.load_torchvision_resnet`); ASPP and
-            decoder start random. None: "r.". Defaults to None.
+        pretrained_2d (str | None): 2D weights loaded before conversion (RGB stem summed to
+            the input channel; see :func:`.fcn_resnet3d.load_2d_weights`): a torchvision
+            ResNet state dict of the same depth (the encoder: the paper's "p."), a torchvision
+            ``deeplabv3_resnet{50,101}`` state dict (encoder + ASPP, its ``classifier.0``: the
+            paper's whole-network "p.WN" up to the v3+ decoder; use ``output_stride=8`` for
+            its ASPP rates), or a checkpoint of this network in 2D (everything). Parts not in
+            the file start random. None: "r.". Defaults to None.
         i3d_inflate (bool): With ``conv_type='3d'``, I3D-inflate the 2D kernels; False keeps
             random 3x3x3 kernels. Defaults to True.
         init_cfg (dict | None): Defaults to None.
@@ -78,6 +81,14 @@ class DeepLabV3PlusResNet3D(BaseModule):
         needs a batch of at least 2 (BatchNorm of the ASPP image-pooling branch sees one value
         per channel and sample).
     """
+
+    #: checkpoint prefix -> module prefix (:func:`.fcn_resnet3d.load_2d_weights`): this
+    #: network in 2D, torchvision's DeepLabV3 (ASPP = ``classifier.0``), a bare ResNet
+    key_map = {
+        'backbone.': 'backbone.', 'aspp.': 'aspp.', 'low_level.': 'low_level.',
+        'decoder.': 'decoder.', 'classifier.0.': 'aspp.', 'classifier.': 'classifier.',
+        '': 'backbone.'
+    }
 
     def __init__(self,
                  num_classes: int = 3,
@@ -95,9 +106,7 @@ class DeepLabV3PlusResNet3D(BaseModule):
         if output_stride not in _GEOMETRY:
             raise ValueError(f'DeepLabV3PlusResNet3D: output_stride must be 8 or 16, got '
                              f'{output_stride}')
-        if conv_type not in SEG_CONV_TYPES:  # checked before building anything
-            raise ValueError(f'DeepLabV3PlusResNet3D: conv_type must be one of '
-                             f'{list(SEG_CONV_TYPES)}, got {conv_type!r}')
+        check_conv_type('DeepLabV3PlusResNet3D', conv_type)
         strides, dilations, rates = _GEOMETRY[output_stride]
         self.num_classes, self.conv_type = num_classes, conv_type
         self.output_stride = output_stride
@@ -114,7 +123,7 @@ class DeepLabV3PlusResNet3D(BaseModule):
         self.classifier = nn.Conv2d(decoder_channels, num_classes, 1)
         self.out_up = nn.Upsample(scale_factor=4, mode='bilinear', align_corners=False)
         if pretrained_2d is not None:
-            load_torchvision_resnet(self.backbone, pretrained_2d)
+            load_2d_weights(self, pretrained_2d, self.key_map)
         convert_segmentation_net(self, conv_type, i3d_inflate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

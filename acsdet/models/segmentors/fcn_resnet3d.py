@@ -22,7 +22,7 @@ Written here because torchvision's ``FCN`` / ``resnet`` cannot give a stride-1 s
 max-pool, and mmseg (not an acsdet dependency) resizes with functional calls the converter
 cannot see.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -33,8 +33,8 @@ from acsdet.models.layers import CONV_TYPES
 from acsdet.registry import MODELS
 
 __all__ = [
-    'ResNetBody', 'FCNResNet3D', 'load_torchvision_resnet', 'convert_segmentation_net',
-    'check_input', 'SEG_CONV_TYPES'
+    'ResNetBody', 'FCNResNet3D', 'load_2d_weights', 'convert_segmentation_net',
+    'check_conv_type', 'check_input', 'SEG_CONV_TYPES'
 ]
 
 #: ``conv_type`` values of the segmentation networks: ``'2d'`` keeps the 2D network.
@@ -121,29 +121,66 @@ class ResNetBody(nn.Module):
         return stem, c1, c2, c3, self.layer4(c3)
 
 
-def load_torchvision_resnet(body: ResNetBody, filename: str) -> None:
-    """Load a torchvision ResNet state dict file into a 2D :class:`ResNetBody`.
+def load_2d_weights(net: nn.Module, filename: str, key_map: Dict[str, str]) -> List[str]:
+    """Load a 2D checkpoint into the matching parts of a 2D network (before conversion).
 
-    The rules of :func:`acsdet.models.backbones.load_2d_pretrained` apply: a ``module.`` or
-    ``backbone.`` prefix is stripped, ``fc.*`` is not used, and the RGB stem kernel is **summed**
-    over its 3 input channels for a 1-channel body (as the repo's DenseNet backbone does: a grey
-    slice given as 3 equal channels then gives the same response).
+    Source keys are renamed by the first prefix of ``key_map`` they start with (source prefix
+    -> target prefix; ``''`` matches every key); the tensors then follow the rules of
+    :func:`acsdet.models.backbones.adapt_2d_state_dict`: the RGB stem kernel is **summed** over
+    its 3 input channels for a 1-channel network (as the repo's DenseNet backbone does: a grey
+    slice given as 3 equal channels then gives the same response). Source keys that name no
+    tensor of ``net`` (torchvision's ``fc.*``, a DeepLabV3 ``aux_classifier.*``) are not used.
 
     Args:
-        body (ResNetBody): The 2D body (before conversion).
-        filename (str): A local ``.pth`` (or ``torchvision://resnet18`` when a model hub is
-            reachable).
+        net (nn.Module): The 2D network.
+        filename (str): A local ``.pth`` (a state dict, or a dict with ``'state_dict'`` /
+            ``'model'``; a ``module.`` prefix is stripped), or any URI mmengine's
+            ``CheckpointLoader`` knows (``torchvision://resnet18`` needs a reachable hub).
+        key_map (dict[str, str]): Source prefix -> target prefix, tried in order.
+
+    Returns:
+        list[str]: The target prefixes that were loaded (each one completely).
 
     Raises:
-        KeyError: Tensors of the body are missing from the file or have other shapes (e.g. a
-            checkpoint of another depth); the message names the file.
+        KeyError: The file fills no part of ``net``, or a part partly (missing tensors or
+            other shapes, e.g. a checkpoint of another depth); the message names the file.
     """
-    from acsdet.models.backbones import load_2d_pretrained
-    report = load_2d_pretrained(body, filename, expected_unused=(r'^fc\.', ))
-    if report['missing'] or report['mismatched'] or report['unexpected']:
-        raise KeyError(f'{filename}: not a torchvision resnet{body.depth} state dict: missing '
-                       f"{report['missing'][:3]}, other shapes {report['mismatched'][:3]}, "
-                       f"unexpected {report['unexpected'][:3]}")
+    from mmengine.logging import print_log
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from acsdet.models.backbones import adapt_2d_state_dict
+    ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu', logger='current')
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
+            ckpt = ckpt[wrapper]
+    if not isinstance(ckpt, dict):
+        raise KeyError(f'{filename}: expected a state dict, got {type(ckpt).__name__}')
+    own = net.state_dict()
+    renamed = {}
+    for key, value in ckpt.items():
+        key = key[len('module.'):] if key.startswith('module.') else key
+        src = next((p for p in key_map if key.startswith(p)), None)
+        if src is not None and key_map[src] + key[len(src):] in own:
+            renamed[key_map[src] + key[len(src):]] = value
+    parts = [p for p in dict.fromkeys(key_map.values()) if any(k.startswith(p) for k in renamed)]
+    target = {k: v for k, v in own.items() if any(k.startswith(p) for p in parts)}
+    adapted, missing, _, mismatched = adapt_2d_state_dict(renamed, target)
+    if not parts or missing or mismatched:
+        raise KeyError(f'{filename}: not a 2D checkpoint of {type(net).__name__} (parts '
+                       f'{list(dict.fromkeys(key_map.values()))}): missing {missing[:3]}, other '
+                       f'shapes {mismatched[:3]}')
+    net.load_state_dict(adapted, strict=False)
+    print_log(f'{type(net).__name__}: loaded {len(adapted)} 2D tensors ({", ".join(parts)}) '
+              f'from {filename}', logger='current')
+    return parts
+
+
+def check_conv_type(owner: str, conv_type: str) -> None:
+    """Raise a one-line error naming ``owner`` unless ``conv_type`` is in
+    :data:`SEG_CONV_TYPES` (called before building anything)."""
+    if conv_type not in SEG_CONV_TYPES:
+        raise ValueError(f'{owner}: conv_type must be one of {list(SEG_CONV_TYPES)}, got '
+                         f'{conv_type!r}')
 
 
 def convert_segmentation_net(net: nn.Module, conv_type: str, i3d_inflate: bool = True) -> None:
@@ -155,9 +192,7 @@ def convert_segmentation_net(net: nn.Module, conv_type: str, i3d_inflate: bool =
         i3d_inflate (bool): For ``'3d'``: I3D-inflate the 2D kernels (False: random 3D
             kernels). Defaults to True.
     """
-    if conv_type not in SEG_CONV_TYPES:
-        raise ValueError(f'{type(net).__name__}: conv_type must be one of '
-                         f'{list(SEG_CONV_TYPES)}, got {conv_type!r}')
+    check_conv_type(type(net).__name__, conv_type)
     if conv_type != '2d':
         # imported here: acsdet.converters imports acsdet.models (circular at module level)
         from acsdet.converters.convert_2d_to_3d import convert_2d_to_3d
@@ -187,9 +222,11 @@ class FCNResNet3D(BaseModule):
             Defaults to 512.
         conv_type (str): ``'acs'``, ``'2.5d'``, ``'3d'``, ``'mean_acs'``, ``'soft_acs'``, or
             ``'2d'`` (no conversion: the 2D network). Defaults to ``'acs'``.
-        pretrained_2d (str | None): torchvision ResNet state dict file loaded into the encoder
-            before conversion (the paper's "p."; see :func:`load_torchvision_resnet`); the
-            decoder starts random as in the paper. None: "r.". Defaults to None.
+        pretrained_2d (str | None): 2D weights loaded before conversion (the paper's "p.";
+            see :func:`load_2d_weights`): a torchvision ResNet state dict of the same depth
+            (the encoder; the decoder starts random as in the paper), or a checkpoint of this
+            network in 2D (keys ``backbone.*``, ``fuse1.*``, ...: the whole network). None:
+            "r.". Defaults to None.
         i3d_inflate (bool): With ``conv_type='3d'``, I3D-inflate the 2D kernels (the paper's
             "3D p. I3D"); False keeps random 3x3x3 kernels. Defaults to True.
         init_cfg (dict | None): Defaults to None.
@@ -200,6 +237,9 @@ class FCNResNet3D(BaseModule):
     """
 
     size_divisor = 4
+    #: checkpoint prefix -> module prefix (:func:`load_2d_weights`): a checkpoint of this
+    #: network in 2D, else a bare torchvision ResNet into the encoder
+    key_map = {'backbone.': 'backbone.', 'fuse': 'fuse', 'head.': 'head.', '': 'backbone.'}
 
     def __init__(self,
                  num_classes: int = 2,
@@ -211,9 +251,7 @@ class FCNResNet3D(BaseModule):
                  i3d_inflate: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if conv_type not in SEG_CONV_TYPES:  # checked before building anything
-            raise ValueError(f'FCNResNet3D: conv_type must be one of {list(SEG_CONV_TYPES)}, '
-                             f'got {conv_type!r}')
+        check_conv_type('FCNResNet3D', conv_type)
         self.num_classes, self.conv_type = num_classes, conv_type
         self.backbone = ResNetBody(depth, in_channels, stem_stride=1, max_pool=False,
                                    strides=(1, 2, 1, 2))
@@ -226,7 +264,7 @@ class FCNResNet3D(BaseModule):
             nn.Conv2d(channels, inter, 3, padding=1, bias=False), nn.BatchNorm2d(inter),
             nn.ReLU(inplace=True), nn.Conv2d(inter, num_classes, 1))
         if pretrained_2d is not None:
-            load_torchvision_resnet(self.backbone, pretrained_2d)
+            load_2d_weights(self, pretrained_2d, self.key_map)
         convert_segmentation_net(self, conv_type, i3d_inflate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,26 +11,6 @@ from acsdet.models.segmentors import DeepLabV3PlusResNet3D
 SMALL = dict(depth=18, aspp_channels=16, low_level_channels=8, decoder_channels=16)
 
 
-def randomise_bn(model, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-
-
-@pytest.fixture(scope='module')
-def resnet18_file(tmp_path_factory):
-    torch.manual_seed(0)
-    net = resnet18(weights=None)
-    randomise_bn(net)
-    path = tmp_path_factory.mktemp('tv') / 'resnet18.pth'
-    torch.save(net.state_dict(), path)
-    return net.eval(), str(path)
-
-
 @pytest.mark.parametrize('output_stride,dilate', [(8, [False, True, True]),
                                                   (16, [False, False, True])])
 def test_encoder_geometry_is_torchvision_dilated_resnet(output_stride, dilate):
@@ -80,7 +60,7 @@ def test_3d_parameter_factor():
     assert count['3d'] == 33_859_331  # x2.966: 3x3 kernels x3, the 7x7 stem x7
 
 
-def test_2d_weights_land_and_2_5d_equals_2d_per_slice(resnet18_file):
+def test_2d_weights_land_and_2_5d_equals_2d_per_slice(resnet18_file, randomise_bn):
     tv, path = resnet18_file
     acs = DeepLabV3PlusResNet3D(conv_type='acs', pretrained_2d=path, **SMALL)
     assert torch.equal(acs.backbone.layer4[1].conv1.weight, tv.layer4[1].conv1.weight)
@@ -101,6 +81,32 @@ def test_2d_weights_land_and_2_5d_equals_2d_per_slice(resnet18_file):
         ref, out = models['2d'](img), models['2.5d'](vol)
     for d in (0, 7, 15):  # trilinear = bilinear on equal slices; ASPP pooling: same mean
         torch.testing.assert_close(out[:, :, d], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_torchvision_deeplabv3_checkpoint_fills_encoder_and_aspp(tmp_path, randomise_bn):
+    """A torchvision DeepLabV3 state dict (here on a ResNet-18 body, the layout of
+    ``deeplabv3_resnet101``'s file: ``backbone.*``, ASPP in ``classifier.0.*``, the DeepLabHead
+    convs and ``aux_classifier.*``): encoder and ASPP load, the v3+ decoder stays random."""
+    from torchvision.models._utils import IntermediateLayerGetter
+    from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
+    from torchvision.models.segmentation.fcn import FCNHead
+    torch.manual_seed(5)
+    body = IntermediateLayerGetter(resnet18(weights=None), {'layer3': 'aux', 'layer4': 'out'})
+    tv = DeepLabV3(body, DeepLabHead(512, 21), FCNHead(256, 21))
+    randomise_bn(tv)
+    path = tmp_path / 'deeplabv3.pth'
+    torch.save(tv.state_dict(), path)
+    model = DeepLabV3PlusResNet3D(conv_type='acs', output_stride=8, pretrained_2d=str(path),
+                                  depth=18, aspp_channels=256, low_level_channels=8,
+                                  decoder_channels=16)
+    aspp = tv.classifier[0]
+    assert torch.equal(model.aspp.convs[2][0].weight, aspp.convs[2][0].weight)
+    assert torch.equal(model.aspp.convs[4][2].running_var, aspp.convs[4][2].running_var)
+    assert torch.equal(model.aspp.project[0].weight, aspp.project[0].weight)
+    assert torch.equal(model.backbone.layer3[0].conv1.weight, tv.backbone.layer3[0].conv1.weight)
+    torch.testing.assert_close(model.backbone.conv1.weight,
+                               tv.backbone.conv1.weight.sum(1, keepdim=True))
+    assert model.classifier.weight.shape == (3, 16, 1, 1)  # v3+ decoder: not in the file
 
 
 def test_errors():

@@ -2,33 +2,10 @@
 import pytest
 import torch
 from mmengine.structures import BaseDataElement
-from torchvision.models import resnet18
 
 from acsdet.models.layers import ACSConv, Conv2_5d, InflatedConv3d, MeanACSConv, SoftACSConv
 from acsdet.models.segmentors import FCNResNet3D, ResNetBody, VolumeSegmentor
-
-
-def randomise_bn(model, seed=1):
-    """Non-trivial BN statistics / affine so that eval-mode equivalence means something."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-
-
-@pytest.fixture(scope='module')
-def resnet18_file(tmp_path_factory):
-    """A randomly initialised torchvision resnet18 (with non-trivial BN) saved as a state
-    dict, as torchvision's ImageNet file is laid out (``fc.*`` included)."""
-    torch.manual_seed(0)
-    net = resnet18(weights=None)
-    randomise_bn(net)
-    path = tmp_path_factory.mktemp('tv') / 'resnet18.pth'
-    torch.save(net.state_dict(), path)
-    return net.eval(), str(path)
+from acsdet.models.segmentors.fcn_resnet3d import load_2d_weights
 
 
 @pytest.mark.parametrize('conv_type,cls', [('acs', ACSConv), ('2.5d', Conv2_5d),
@@ -67,9 +44,8 @@ def test_resnet_body_is_torchvision_resnet_and_stem_sum_rule(resnet18_file):
     tv, path = resnet18_file
     rgb = ResNetBody(18, in_channels=3)
     grey = ResNetBody(18, in_channels=1)
-    from acsdet.models.segmentors.fcn_resnet3d import load_torchvision_resnet
-    load_torchvision_resnet(rgb, path)
-    load_torchvision_resnet(grey, path)
+    assert load_2d_weights(rgb, path, {'': ''}) == ['']
+    load_2d_weights(grey, path, {'': ''})
     rgb.eval(), grey.eval()
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
@@ -96,7 +72,19 @@ def test_2d_weights_land_acs_shared_3d_inflated(resnet18_file):
     torch.testing.assert_close(stem.sum(2), tv.conv1.weight.sum(1, keepdim=True))
 
 
-def test_2_5d_equals_2d_per_slice(resnet18_file):
+def test_whole_network_2d_checkpoint(tmp_path, randomise_bn):
+    torch.manual_seed(4)
+    net2d = FCNResNet3D(conv_type='2d')
+    randomise_bn(net2d)
+    path = tmp_path / 'fcn2d.pth'
+    torch.save(dict(state_dict=net2d.state_dict()), path)
+    acs = FCNResNet3D(conv_type='acs', pretrained_2d=str(path))
+    for name in ('backbone.layer2.1.conv2.weight', 'fuse1.weight', 'fuse2.weight',
+                 'head.0.weight', 'head.1.running_var', 'head.3.bias'):
+        assert torch.equal(acs.state_dict()[name], net2d.state_dict()[name]), name
+
+
+def test_2_5d_equals_2d_per_slice(resnet18_file, randomise_bn):
     _, path = resnet18_file
     models = {}
     for ct in ('2d', '2.5d'):
@@ -135,6 +123,10 @@ def test_errors(tmp_path, resnet18_file):
     partial = {k: v for k, v in tv.state_dict().items() if not k.startswith('layer4.')}
     bad = tmp_path / 'partial.pth'
     torch.save(partial, bad)
-    with pytest.raises(KeyError, match=r"partial.pth: not a torchvision resnet18 state dict: "
-                       r"missing \['layer4"):
+    with pytest.raises(KeyError, match=r"partial.pth: not a 2D checkpoint of FCNResNet3D "
+                       r"\(parts \['backbone.', 'fuse', 'head.'\]\): missing \['backbone.layer4"):
+        FCNResNet3D(conv_type='acs', pretrained_2d=str(bad))
+    torch.save({'meta': {}}, bad)
+    with pytest.raises(KeyError, match=r'partial.pth: not a 2D checkpoint of FCNResNet3D .*'
+                       r'missing \[\]'):
         FCNResNet3D(conv_type='acs', pretrained_2d=str(bad))
