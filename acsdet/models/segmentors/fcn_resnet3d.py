@@ -15,8 +15,8 @@ Layout, from the paper and, where it is silent, the authors' code (``M3DV/ACSCon
 
 Every spatial operation is a module (no functional calls in ``forward``), so the same
 ``forward`` runs on (B, C, H, W) and, after :func:`acsdet.converters.convert_2d_to_3d`, on
-(B, C, D, H, W).  :class:`ResNetBody` and :func:`convert_segmentation_net` are shared with
-:mod:`.deeplabv3plus_resnet3d`.
+(B, C, D, H, W).  :class:`ResNetBody`, :func:`load_2d_weights` (2D checkpoints by key
+prefix) and :func:`convert_segmentation_net` are shared with :mod:`.deeplabv3plus_resnet3d`.
 
 Written here because torchvision's ``FCN`` / ``resnet`` cannot give a stride-1 stem without
 max-pool, and mmseg (not an acsdet dependency) resizes with functional calls the converter
