@@ -63,3 +63,49 @@ def test_show_dir_writes_one_windowed_png_per_key_slice(repo_root, tmp_path, pyt
         assert left.std() > 20, 'uniform image'
         # windowed HU, not the 16-bit PNG squeezed to 8 bits: air is black, soft tissue grey
         assert (left.max(axis=2) < 10).mean() > 0.1 and ((left > 90) & (left < 170)).any()
+
+
+@pytest.mark.slow
+def test_show_dir_keeps_8bit_rgb_images_of_the_smoke_config(repo_root, tmp_path, python_exe):
+    """The smoke config (plain RGB COCO, annotations loaded after Resize): pictures drawn as
+    they are, ground truth where the json puts it."""
+    from mmengine.config import Config
+
+    from acsdet.registry import MODELS
+    from acsdet.testing import make_synthetic_coco
+    from acsdet.utils import register_all_modules
+    register_all_modules()
+    data = tmp_path / 'data'
+    make_synthetic_coco(str(data), num_train=1, num_val=2, size=96)
+    config = osp.join(repo_root, 'configs', 'smoke', 'maskrcnn_r18_fpn_1xb2_3e_synthetic.py')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = str(tmp_path / 'random_init.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [python_exe, 'tools/test.py', config, ckpt, '--work-dir', str(work), '--show-dir', 'vis',
+         '--cfg-options', f'test_dataloader.dataset.data_root={data}/',
+         f'test_evaluator.ann_file={data}/annotations/val.json'],
+        cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    with open(data / 'annotations' / 'val.json') as f:
+        coco = json.load(f)
+    vis = next(work.glob('*/vis'))
+    assert sorted(p.name for p in vis.iterdir()) == sorted(
+        osp.basename(im['file_name']) for im in coco['images'])
+    for im in coco['images']:
+        name = osp.basename(im['file_name'])
+        drawn = cv2.imread(str(vis / name))
+        assert drawn.shape == (96, 192, 3)
+        src = cv2.imread(str(data / 'val' / name))
+        left = drawn[:, :96]
+        outside = np.ones((96, 96), bool)  # away from every GT box (+ 3 px for lines/labels)
+        for a in coco['annotations']:
+            if a['image_id'] == im['id']:
+                x, y, w, h = (int(v) for v in a['bbox'])
+                outside[max(y - 12, 0):y + h + 4, max(x - 4, 0):x + w + 40] = False
+                # the GT box edge sits where the json puts it (green tint)
+                edge = left[y + 2:y + h - 2, max(x - 1, 0):x + 2].reshape(-1, 3).astype(int)
+                assert (edge[:, 1] - edge[:, 2] > 40).mean() > 0.3
+        np.testing.assert_array_equal(left[outside], src[outside])
