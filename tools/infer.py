@@ -23,7 +23,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def parse_args(argv=None):
     from acsdet.apis.volume_io import DEFAULT_IMAGE_HU_RANGE, INPUT_TYPES
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                epilog=__doc__[__doc__.index('Writes'):],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('checkpoint')
     p.add_argument('input', help='NIfTI file, DICOM folder, PNG series folder or one image')
