@@ -22,7 +22,7 @@ model = dict(
     # the paper names no loss for LiTS: soft Dice of liver and tumour + cross-entropy
     loss=[
         dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),
-        dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        dict(type='SegCrossEntropyLoss', loss_weight=1.0, loss_name='loss_ce'),
     ],
     # training crops 64 x 224 x 224 (dataset base); test windows 64 x 512 x 512 at a depth
     # step of 24 (overlap 0.625), as the paper

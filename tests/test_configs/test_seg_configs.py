@@ -51,7 +51,7 @@ def test_lits_paper_settings(repo_root):
     cfg = _load(repo_root, LITS, 'acs')
     assert cfg.model.backbone.type == 'DeepLabV3PlusResNet3D'
     assert cfg.model.backbone.depth == 101 and cfg.model.backbone.num_classes == 3
-    assert [loss.type for loss in cfg.model.loss] == ['SoftDiceLoss', 'CrossEntropyLoss']
+    assert [loss.type for loss in cfg.model.loss] == ['SoftDiceLoss', 'SegCrossEntropyLoss']
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
     assert cfg.train_cfg.max_epochs == 6000
     assert cfg.param_scheduler[0].milestones == [3000, 4500]
@@ -138,4 +138,5 @@ def test_lits_config_trains_and_slides(repo_root, lits_root, tmp_path, conv_type
     runner, losses, metrics = _train_and_validate(cfg)
     assert runner.model.test_mode == 'slide'
     assert losses > 0
+    assert {'train/loss_dice', 'train/loss_ce'} <= set(runner.message_hub.log_scalars)
     assert {'val/dice/per_case/class_1', 'val/dice/per_case/class_2'} <= set(metrics)

@@ -134,8 +134,10 @@ def load_2d_weights(net: nn.Module, filename: str, key_map: Dict[str, str]) -> L
     Args:
         net (nn.Module): The 2D network.
         filename (str): A local ``.pth`` (a state dict, or a dict with ``'state_dict'`` /
-            ``'model'``; a ``module.`` prefix is stripped), or any URI mmengine's
-            ``CheckpointLoader`` knows (``torchvision://resnet18`` needs a reachable hub).
+            ``'model'``; a ``module.`` prefix is stripped, and a ``backbone.`` prefix that
+            every key has, as in the checkpoint of a :class:`VolumeSegmentor` trained with the
+            2D network), or any URI mmengine's ``CheckpointLoader`` knows
+            (``torchvision://resnet18`` needs a reachable hub).
         key_map (dict[str, str]): Source prefix -> target prefix, tried in order.
 
     Returns:
@@ -155,10 +157,12 @@ def load_2d_weights(net: nn.Module, filename: str, key_map: Dict[str, str]) -> L
             ckpt = ckpt[wrapper]
     if not isinstance(ckpt, dict):
         raise KeyError(f'{filename}: expected a state dict, got {type(ckpt).__name__}')
+    ckpt = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+    if ckpt and all(k.startswith('backbone.') for k in ckpt):  # a VolumeSegmentor checkpoint
+        ckpt = {k[len('backbone.'):]: v for k, v in ckpt.items()}
     own = net.state_dict()
     renamed = {}
     for key, value in ckpt.items():
-        key = key[len('module.'):] if key.startswith('module.') else key
         src = next((p for p in key_map if key.startswith(p)), None)
         if src is not None and key_map[src] + key[len(src):] in own:
             renamed[key_map[src] + key[len(src):]] = value

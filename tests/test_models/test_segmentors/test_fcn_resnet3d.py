@@ -77,11 +77,16 @@ def test_whole_network_2d_checkpoint(tmp_path, randomise_bn):
     net2d = FCNResNet3D(conv_type='2d')
     randomise_bn(net2d)
     path = tmp_path / 'fcn2d.pth'
-    torch.save(dict(state_dict=net2d.state_dict()), path)
-    acs = FCNResNet3D(conv_type='acs', pretrained_2d=str(path))
-    for name in ('backbone.layer2.1.conv2.weight', 'fuse1.weight', 'fuse2.weight',
-                 'head.0.weight', 'head.1.running_var', 'head.3.bias'):
-        assert torch.equal(acs.state_dict()[name], net2d.state_dict()[name]), name
+    torch.save(net2d.state_dict(), path)
+    # the mmengine checkpoint of a VolumeSegmentor trained with the 2D FCN ('backbone.' keys)
+    seg_path = tmp_path / 'seg2d.pth'
+    torch.save(dict(meta=dict(epoch=3), state_dict={f'backbone.{k}': v for k, v in
+                                                    net2d.state_dict().items()}), seg_path)
+    for file in (path, seg_path):
+        acs = FCNResNet3D(conv_type='acs', pretrained_2d=str(file))
+        for name in ('backbone.layer2.1.conv2.weight', 'fuse1.weight', 'fuse2.weight',
+                     'head.0.weight', 'head.1.running_var', 'head.3.bias'):
+            assert torch.equal(acs.state_dict()[name], net2d.state_dict()[name]), name
 
 
 def test_2_5d_equals_2d_per_slice(resnet18_file, randomise_bn):
