@@ -6,7 +6,10 @@
 #   --cfg-options model.backbone.pretrained_2d=checkpoints/resnet18-f37072fd.pth
 # Siblings fcn_r18_3d_lidc.py (I3D inflation of the same weights with pretrained_2d: "3D p.
 # I3D") and fcn_r18_2.5d_lidc.py differ by conv_type only.
-_base_ = ['../_base_/datasets/lidc_nodules.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/lidc_nodules.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
+    '../_base_/default_runtime.py'
+]
 
 model = dict(
     type='VolumeSegmentor',
@@ -22,16 +25,8 @@ model = dict(
     # 48^3 nodule crops are tested whole (sizes divisible by 4)
     test_cfg=dict(mode='whole'))
 
-# Adam, lr 1e-3, 100 epochs, x0.1 after 50 and 75; batch 8 (dataset base); the paper reports
-# the best epoch, so validate every epoch and keep the best Dice global checkpoint.
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
-param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[50, 75], gamma=0.1)
-]
-
+# schedule (base): Adam, lr 1e-3, 100 epochs, x0.1 after 50 and 75, validation every epoch;
+# batch 8 (dataset base). Keep the best Dice global checkpoint (Table V).
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
