@@ -6,7 +6,10 @@
 #   --cfg-options model.backbone.pretrained_2d=work_dirs/<2d run>/epoch_N.pth
 # (a checkpoint of the same UNet2D, e.g. trained on poc_2d; keys may carry 'backbone.').
 # Siblings: 3d_unet_poc3d.py, 2.5d_unet_poc3d.py differ by conv_type only.
-_base_ = ['../_base_/datasets/poc_shapes3d.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/poc_shapes3d.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
+    '../_base_/default_runtime.py'
+]
 
 conv_type = 'acs'
 
@@ -25,14 +28,9 @@ model = dict(
     # test_cfg=dict(mode='slide', window=(48, 48, 48), overlap=0.5, blend='gaussian')
     test_cfg=dict(mode='whole'))
 
-# The paper's LIDC/LiTS recipe (section IV-B): Adam, lr 1e-3, 100 epochs, x0.1 at 50 and 75.
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
-param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[50, 75], gamma=0.1)
-]
+# The paper's LIDC recipe (section IV-B, the schedule base): Adam, lr 1e-3, 100 epochs, x0.1 at
+# 50 and 75; validation every 10 epochs.
+train_cfg = dict(val_interval=10)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),

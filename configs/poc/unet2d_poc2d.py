@@ -8,7 +8,10 @@
 # (3 classes here, 6 in 3D: the 1x1 classifier is not transferred.)  Same loss and optimiser
 # as the 3D configs; the paper's 2D schedule is in its unavailable supplementary.
 # tools/analysis_tools/poc_table4.py runs this and the five Table IV runs in one command.
-_base_ = ['../_base_/datasets/poc_shapes2d.py', '../_base_/default_runtime.py']
+_base_ = [
+    '../_base_/datasets/poc_shapes2d.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
+    '../_base_/default_runtime.py'
+]
 
 model = dict(
     type='VolumeSegmentor',
@@ -19,13 +22,7 @@ model = dict(
     ],
     test_cfg=dict(mode='whole'))
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
-param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=100, by_epoch=True, milestones=[50, 75], gamma=0.1)
-]
+train_cfg = dict(val_interval=10)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
