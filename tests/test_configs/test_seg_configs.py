@@ -129,11 +129,12 @@ def test_lidc_config_trains_and_validates(repo_root, lidc_root, tmp_path, conv_t
 @pytest.mark.parametrize('conv_type', CONV_TYPES)
 def test_lits_config_trains_and_slides(repo_root, lits_root, tmp_path, conv_type):
     cfg = _load(repo_root, LITS, conv_type)
-    # a ResNet-18 DeepLabv3+ of small widths and 16^3 crops / windows keep this fast; the
-    # rest (pipeline, losses, sliding-window validation, metric) is the config's
+    # a ResNet-18 DeepLabv3+ of small widths, 16^3 crops and 16 x 32 x 32 windows (2 along
+    # the 20 slices at the config's overlap) keep this fast; the rest (pipeline, losses,
+    # sliding-window validation, metric) is the config's
     cfg.model.backbone.update(depth=18, aspp_channels=16, low_level_channels=8,
                               decoder_channels=16)
-    cfg.model.test_cfg.window = (16, 16, 16)
+    cfg.model.test_cfg.window = (16, 32, 32)
     cfg = _shrink(cfg, lits_root, str(tmp_path / 'work'), crop_size=(16, 16, 16), batch_size=2)
     runner, losses, metrics = _train_and_validate(cfg)
     assert runner.model.test_mode == 'slide'
