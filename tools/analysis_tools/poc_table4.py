@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import tempfile
@@ -279,6 +280,8 @@ def table_markdown(results: Dict[str, dict], checks: List[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # a SIGTERM stops the training subprocess too (subprocess.run kills it on SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work_dir = osp.abspath(args.work_dir)
     data_root = args.data_root or osp.join(work_dir, 'data')
     rows = args.rows or list(ROWS)
