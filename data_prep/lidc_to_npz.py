@@ -41,8 +41,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import (atomic_savez, progress, seeded_split,
-                                         write_split_json)
+from acsdet.datasets.volume_prep import (add_split_args, atomic_savez, progress, run_converter,
+                                         seeded_split, write_split_json)
 
 AIR_HU = -1024
 
@@ -62,10 +62,7 @@ def parse_args(argv=None):
                    help='consensus: least fraction of the readers (default: 0.5)')
     p.add_argument('--cluster-tol', type=float,
                    help='mm between two readers\' marks of one nodule (default: pixel spacing)')
-    p.add_argument('--val-ratio', type=float, default=0.2,
-                   help='part of the patients in "validation" (default: 0.2, i.e. 4:1)')
-    p.add_argument('--seed', type=int, default=0, help='split seed (default: 0)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_split_args(p, 'patients')
     return p.parse_args(argv)
 
 
@@ -356,15 +353,9 @@ def convert(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        info = convert(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {info["out"]}: {info["nodules"]} nodules of {info["patients"]} patients '
-          f'({info["skipped"]} XML files without a matching CT series skipped)')
-    return 0
+    return run_converter(convert, parse_args(argv), lambda i: (
+        f'wrote {i["out"]}: {i["nodules"]} nodules of {i["patients"]} patients '
+        f'({i["skipped"]} XML files without a matching CT series skipped)'))
 
 
 if __name__ == '__main__':

@@ -125,7 +125,8 @@ def make_brats_like(root: str, num_cases: int = 3, shape: Tuple[int, int, int] =
         label[~brain] = 0
         image = np.zeros((4, ) + tuple(shape), np.float32)
         for c in range(4):
-            vol = rng.normal(400 + 100 * c, 30, size=shape) + 150 * (label > 0) + 90 * c * (label == 4)
+            vol = rng.normal(400 + 100 * c, 30, size=shape) + 150 * (label > 0) + \
+                90 * c * (label == 4)
             image[c] = np.where(brain, vol, 0).round()
         for c, mod in enumerate(BRATS_MODALITIES):
             _save_nifti(image[c].astype(np.float32), (1.0, 1.0, 1.0),
