@@ -240,6 +240,9 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
     return result
 
 
+_NUM_CHECKS = 5  # the comparisons ordering_checks makes when all rows are there
+
+
 def ordering_checks(results: Dict[str, dict], tol: float) -> List[dict]:
     """The paper's ordering ACS p. >= ACS r. ~ 3D r. > 2.5D r. (and 2.5D p. below ACS p.)
     on Dice, as a list of ``dict(check, holds)`` for the rows present."""
@@ -273,8 +276,10 @@ def table_markdown(results: Dict[str, dict], checks: List[dict]) -> str:
     for c in checks:
         lines.append(f'* {c["check"]}: {"yes" if c["holds"] else "NO"}')
     if checks:
-        lines.append(f'* paper ordering reproduced: '
-                     f'{"yes" if all(c["holds"] for c in checks) else "no"}')
+        verdict = 'yes' if all(c['holds'] for c in checks) else 'no'
+        if verdict == 'yes' and len(checks) < _NUM_CHECKS:  # some rows are missing
+            verdict = f'yes on the {len(checks)} of {_NUM_CHECKS} checks the rows allow'
+        lines.append(f'* paper ordering reproduced: {verdict}')
     return '\n'.join(lines) + '\n'
 
 
