@@ -64,7 +64,7 @@ def parse_args(argv=None):
 
 def write_json_atomic(path: str, obj) -> None:
     """Write JSON to a temp file in the same folder, then ``os.replace``."""
-    from acsdet.visualization.html_report import write_text_atomic
+    from acsdet.utils.atomic_write import write_text_atomic
     write_text_atomic(path, json.dumps(obj, indent=1))
 
 

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import os.path as osp
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -41,6 +40,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from pycocotools import mask as mask_utils
 
+
+from ..utils.atomic_write import atomic_text_file
 from .deeplesion_info import DLInfoRecord, group_by_key_slice, read_dl_info
 from .deeplesion_png import read_hu_png, slice_path
 from .recist_grabcut import recist_ellipse_mask, recist_grabcut_mask
@@ -57,18 +58,9 @@ SPLITS = ('train', 'val', 'test')
 
 
 def atomic_write_json(obj, path: str) -> None:
-    """Write ``obj`` as json to ``path`` atomically (temp file in the same folder + replace)."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, separators=(',', ':'))
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``obj`` as compact json to ``path`` atomically, streamed (``atomic_text_file``)."""
+    with atomic_text_file(path) as f:
+        json.dump(obj, f, separators=(',', ':'))
 
 
 def _existing_run(images_dir: str, rec: DLInfoRecord) -> Tuple[int, int]:

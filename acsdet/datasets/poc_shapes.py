@@ -34,6 +34,8 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
+from ..utils.atomic_write import write_text_atomic
+
 __all__ = [
     'POC_CLASSES', 'POC_DEFAULT_COUNTS', 'POC_SIZE', 'POC_NOISE_STD', 'make_poc_sample',
     'poc_sample_rng', 'generate_poc_shapes', 'load_poc_sample', 'poc_shape_mask'
@@ -157,13 +159,6 @@ def _atomic_savez(path: str, **arrays) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_json(path: str, obj) -> None:
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def generate_poc_shapes(out_dir: str,
                         seed: int = 0,
                         counts: Optional[Dict[str, Dict[str, int]]] = None,
@@ -207,7 +202,7 @@ def generate_poc_shapes(out_dir: str,
                     size=POC_SIZE, piece=POC_PIECE, min_shape=POC_MIN_SHAPE,
                     noise_std=POC_NOISE_STD, files='{split}/{index:05d}.npz',
                     keys={'image': 'float32', 'label': 'uint8'})
-        _atomic_json(osp.join(root, 'meta.json'), meta)
+        write_text_atomic(osp.join(root, 'meta.json'), json.dumps(meta, indent=2))
         metas[dim] = meta
     return metas
 

@@ -3,27 +3,15 @@
 Used by the smoke config (``configs/smoke/``) and the tool tests to prove the
 mmdet/mmengine stack end to end on a CPU without downloading anything.
 """
-import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-
-def _atomic_write_json(obj, path: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path), prefix='.tmp.', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+from acsdet.datasets.deeplesion_coco import atomic_write_json
 
 
 def _draw_image(rng: np.random.Generator, size: int, max_objects: int):
@@ -78,7 +66,7 @@ def make_synthetic_coco(root: str, num_train: int = 8, num_val: int = 4, size: i
                                  segmentation=rle, iscrowd=0))
                 ann_id += 1
         rel = f'annotations/{split}.json'
-        _atomic_write_json(
+        atomic_write_json(
             dict(images=images, annotations=anns, categories=[dict(id=1, name='blob')]),
             osp.join(root, rel))
         out[split] = rel

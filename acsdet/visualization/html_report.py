@@ -8,17 +8,16 @@ numbers) goes through :func:`html.escape`.
 """
 import base64
 import html
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 
+from ..utils.atomic_write import write_text_atomic
 from .finding_tiles import render_finding_tile, top_findings
 
-__all__ = ['png_data_uri', 'build_html_report', 'write_html_report', 'write_text_atomic']
+__all__ = ['png_data_uri', 'build_html_report', 'write_html_report']
 
 _CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -141,21 +140,6 @@ def build_html_report(result: Dict, hu: Optional[np.ndarray] = None, top_n: int 
                  'of the slice. RECIST axes are estimated from the predicted mask. Written by '
                  'acsdet tools/infer.py; not a diagnosis.</p></body></html>')
     return '\n'.join(parts) + '\n'
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write UTF-8 text to a temp file in the same folder, then ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp_', suffix=osp.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def write_html_report(out_file: str, result: Dict, hu: Optional[np.ndarray] = None,

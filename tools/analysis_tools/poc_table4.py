@@ -30,9 +30,10 @@ import os.path as osp
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
+
+from acsdet.utils.atomic_write import write_text_atomic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -93,21 +94,6 @@ def parse_args(argv=None):
     p.add_argument('--equal-tolerance', type=float, default=2.0,
                    help='Dice points within which ACS r. and 3D r. count as equal')
     return p.parse_args(argv)
-
-
-def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder + ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def ensure_data(root: str, n2d, n3d, seed: int) -> None:
@@ -210,7 +196,7 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
     # outside run_dir: mmengine dumps the merged config into the work dir under the same name
     config = osp.join(work_dir, 'configs', f'{row_dir_name(row)}.py')
     os.makedirs(run_dir, exist_ok=True)
-    atomic_write(config, derived_config(row, args, data_root, pretrained))
+    write_text_atomic(config, derived_config(row, args, data_root, pretrained))
     env = dict(os.environ)
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -234,7 +220,7 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
                   dice_global=100 * metrics['dice/global/mean'],
                   size_mb=fp32_size_mb(config), seconds=seconds,
                   checkpoint=osp.join(run_dir, f'epoch_{epochs}.pth'), config=config)
-    atomic_write(osp.join(run_dir, 'result.json'), json.dumps(result, indent=1))
+    write_text_atomic(osp.join(run_dir, 'result.json'), json.dumps(result, indent=1))
     print(f'poc_table4: {row}: Dice {result["dice"]:.1f}, mIoU {result["miou"]:.1f}, '
           f'{seconds:.0f} s', flush=True)
     return result
@@ -301,8 +287,8 @@ def main(argv=None) -> int:
                 results[row] = json.load(f)
     checks = ordering_checks(results, args.equal_tolerance)
     table = table_markdown(results, checks)
-    atomic_write(osp.join(work_dir, 'table4.md'), table)
-    atomic_write(osp.join(work_dir, 'table4.json'), json.dumps(
+    write_text_atomic(osp.join(work_dir, 'table4.md'), table)
+    write_text_atomic(osp.join(work_dir, 'table4.json'), json.dumps(
         dict(results=results, checks=checks, paper=PAPER_TABLE4, args=vars(args)), indent=1))
     print(table, end='')
     return 0
