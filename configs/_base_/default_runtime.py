@@ -19,9 +19,11 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
+# no fixed `name`: the Runner names the visualizer after the run (config + timestamp).  A
+# fixed name makes a second Runner in the same process reuse the first one's visualizer,
+# and with it the first run's vis_data folder.
 visualizer = dict(
-    type='CTDetLocalVisualizer', vis_backends=vis_backends, name='visualizer',
-    window='soft_tissue', alpha=0.5)
+    type='CTDetLocalVisualizer', vis_backends=vis_backends, window='soft_tissue', alpha=0.5)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 log_level = 'INFO'
