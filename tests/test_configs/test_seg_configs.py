@@ -1,5 +1,5 @@
 """configs/lidc (ResNet-18 FCN) and configs/lits (DeepLabv3+ ResNet-101): the paper's settings,
-siblings differing by conv_type only, and each config training one iteration and validating
+siblings differing by conv_type only (LIDC also has the appendix's Mean-/Soft-ACS), and each config training one iteration and validating
 (whole crops for LIDC, sliding windows for LiTS) on tiny generated data."""
 import os.path as osp
 
@@ -11,6 +11,7 @@ from acsdet.testing import load_script, make_lidc_like, make_lits_like
 from acsdet.utils.runner_setup import build_runner
 
 CONV_TYPES = ('acs', '3d', '2.5d')
+LIDC_CONV_TYPES = CONV_TYPES + ('mean_acs', 'soft_acs')  # + the appendix's Table A1
 LIDC = 'configs/lidc/fcn_r18_{}_lidc.py'
 LITS = 'configs/lits/deeplabv3plus_r101_{}_lits.py'
 
@@ -19,16 +20,16 @@ def _load(repo_root, pattern, conv_type):
     return Config.fromfile(osp.join(repo_root, pattern.format(conv_type)))
 
 
-@pytest.mark.parametrize('pattern', [LIDC, LITS])
-def test_siblings_differ_by_conv_type_only(repo_root, pattern):
-    cfgs = {ct: _load(repo_root, pattern, ct) for ct in CONV_TYPES}
+@pytest.mark.parametrize('pattern, conv_types', [(LIDC, LIDC_CONV_TYPES), (LITS, CONV_TYPES)])
+def test_siblings_differ_by_conv_type_only(repo_root, pattern, conv_types):
+    cfgs = {ct: _load(repo_root, pattern, ct) for ct in conv_types}
     for ct, cfg in cfgs.items():
         assert cfg.model.backbone.conv_type == ct
     dumps = {ct: cfg.to_dict() for ct, cfg in cfgs.items()}
     for d in dumps.values():
         d['model']['backbone'].pop('conv_type')
-    assert dumps['3d'] == dumps['acs'] == dumps['2.5d']
-    for name in ('3d', '2.5d'):  # one line: _base_ + that model line
+    assert all(d == dumps['acs'] for d in dumps.values())
+    for name in conv_types[1:]:  # one line: _base_ + that model line
         text = open(osp.join(repo_root, pattern.format(name))).read()
         assert [ln for ln in text.splitlines() if ln.strip()][1].startswith(
             "model = dict(backbone=dict(conv_type='")
@@ -55,8 +56,14 @@ def test_lits_paper_settings(repo_root):
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
     assert cfg.train_cfg.max_epochs == 6000
     assert cfg.param_scheduler[0].milestones == [3000, 4500]
-    crop = [t for t in cfg.train_pipeline if t.type == 'RandomCropVolume'][0]
+    # random-centre crop, random-scale resampling, flips and rotation ("Training data
+    # augmentation"); the last crop gives the paper's 64 x 224 x 224
+    types = [t.type for t in cfg.train_pipeline]
+    assert {'RandomScaleVolume', 'RandomFlipVolume', 'RandomRotateVolume'} <= set(types)
+    crop = [t for t in cfg.train_pipeline if t.type == 'RandomCropVolume'][-1]
     assert tuple(crop.crop_size) == (64, 224, 224)
+    assert types.index('RandomScaleVolume') < len(types) - 1 - types[::-1].index(
+        'RandomCropVolume')
     test = cfg.model.test_cfg
     assert test.mode == 'slide' and tuple(test.window) == (64, 512, 512)
     # "window sliding at a step of 24 at z axis" (the last window flush with the end)
@@ -112,7 +119,7 @@ def _train_and_validate(cfg):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('conv_type', CONV_TYPES)
+@pytest.mark.parametrize('conv_type', LIDC_CONV_TYPES)
 def test_lidc_config_trains_and_validates(repo_root, lidc_root, tmp_path, conv_type):
     cfg = _shrink(_load(repo_root, LIDC, conv_type), lidc_root, str(tmp_path / 'work'),
                   crop_size=(8, 8, 8), batch_size=1)  # validation: whole 16^3 crops
@@ -122,7 +129,8 @@ def test_lidc_config_trains_and_validates(repo_root, lidc_root, tmp_path, conv_t
     assert 0.0 <= metrics['val/dice/global/mean'].current() <= 1.0
     conv = runner.model.backbone.backbone.layer1[0].conv1
     assert type(conv).__name__ == {'acs': 'ACSConv', '3d': 'InflatedConv3d',
-                                   '2.5d': 'Conv2_5d'}[conv_type]
+                                   '2.5d': 'Conv2_5d', 'mean_acs': 'MeanACSConv',
+                                   'soft_acs': 'SoftACSConv'}[conv_type]
 
 
 @pytest.mark.slow

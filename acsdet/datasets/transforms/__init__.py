@@ -20,3 +20,6 @@ __all__ += ['RandomRotateVolume', 'rotate_volume']
 from .nonzero_normalize import NormalizeNonzeroVolume  # noqa: E402
 
 __all__ += ['NormalizeNonzeroVolume']
+from .volume_scaling import RandomScaleVolume  # noqa: E402
+
+__all__ += ['RandomScaleVolume']

@@ -27,7 +27,8 @@ from .sitk_volume_io import SITK_SUFFIXES, read_sitk_volume
 
 __all__ = [
     'LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume',
-    'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs', 'read_volume'
+    'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs', 'read_volume',
+    'resize_volume_results'
 ]
 
 NIFTI_SUFFIXES = ('.nii', '.nii.gz')
@@ -310,17 +311,29 @@ class ResampleVolume(BaseTransform):
         size = img.shape[1:]
         target = [o if t is None else t for o, t in zip(old, self.spacing)]
         new = tuple(max(1, int(round(n * o / t))) for n, o, t in zip(size, old, target))
-        if new != tuple(size):
-            x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None]
-            results['img'] = torch.nn.functional.interpolate(
-                x, size=new, mode='trilinear', align_corners=False)[0].numpy()
-            if 'gt_seg_map' in results:
-                seg = torch.from_numpy(np.ascontiguousarray(results['gt_seg_map']))[None, None]
-                results['gt_seg_map'] = torch.nn.functional.interpolate(
-                    seg.float(), size=new, mode='nearest-exact')[0, 0].long().numpy()
+        resize_volume_results(results, new)
         results['spacing'] = tuple(n * o / m for n, o, m in zip(size, old, new))
-        results['img_shape'] = new
         return results
+
+
+def resize_volume_results(results: dict, size: Sequence[int]) -> dict:
+    """Resize ``img`` (C, D, H, W) trilinearly and ``gt_seg_map`` (D, H, W) by nearest
+    neighbour to the spatial ``size`` (d, h, w) in place; sets ``img_shape``.
+
+    Nearest is ``nearest-exact`` (pixel centres), so a label map scaled by an integer factor
+    and back is unchanged.  Nothing is resampled when the size is already right.
+    """
+    size = tuple(int(s) for s in size)
+    if size != tuple(results['img'].shape[1:]):
+        x = torch.from_numpy(np.ascontiguousarray(results['img'], dtype=np.float32))[None]
+        results['img'] = torch.nn.functional.interpolate(
+            x, size=size, mode='trilinear', align_corners=False)[0].numpy()
+        if 'gt_seg_map' in results:
+            seg = torch.from_numpy(np.ascontiguousarray(results['gt_seg_map']))[None, None]
+            results['gt_seg_map'] = torch.nn.functional.interpolate(
+                seg.float(), size=size, mode='nearest-exact')[0, 0].long().numpy()
+    results['img_shape'] = size
+    return results
 
 
 @TRANSFORMS.register_module()

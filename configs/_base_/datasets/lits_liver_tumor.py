@@ -3,7 +3,9 @@
 # 64 x 224 x 224 random-centre training crops, random-axis flips and rotation.
 # Data: data/lits/ with volume-N.nii / segmentation-N.nii, then
 #   .venv/bin/python data_prep/lits_to_json.py data/lits        # writes data/lits/lits.json
-# Not reproduced: the paper's random-scale resampling.  Testing uses whole volumes: set the
+# Random-scale resampling (the paper gives no range; ours is scale_range below): a window
+# 1 / min-ratio larger than the crop is cut first, so that only it is resampled, then the
+# training crop is taken from the scaled window.  Testing uses whole volumes: set the
 # model's test_cfg=dict(mode='slide', window=(64, 512, 512), overlap=0.625) (a depth step
 # of 24 as the paper) -- see lits_slide_test_cfg below.
 dataset_type = 'VolumeDataset'
@@ -12,6 +14,10 @@ ann_file = 'lits.json'
 num_classes = 3
 lits_classes = ('background', 'liver', 'tumour')
 crop_size = (64, 224, 224)
+scale_range = (0.8, 1.25)
+# the window scaled before the final crop: at least crop_size / scale_range[0], so that the
+# strongest zoom-out still fills the crop (change both together)
+scale_window = (80, 280, 280)
 hu_window = (-200, 250)
 lits_slide_test_cfg = dict(mode='slide', window=(64, 512, 512), overlap=0.625,
                            blend='constant', sw_batch_size=1)
@@ -19,6 +25,8 @@ lits_slide_test_cfg = dict(mode='slide', window=(64, 512, 512), overlap=0.625,
 train_pipeline = [
     dict(type='LoadVolumeFromFile'),
     dict(type='ClipNormalizeVolume', clip_range=hu_window, mode='minmax'),
+    dict(type='RandomCropVolume', crop_size=scale_window, fg_prob=0.5),
+    dict(type='RandomScaleVolume', ratio_range=scale_range, prob=1.0),
     dict(type='RandomCropVolume', crop_size=crop_size, fg_prob=0.5),
     dict(type='RandomFlipVolume', prob=0.5, axes=(0, 1, 2)),
     dict(type='RandomRotateVolume', prob=0.5, max_angle=15, planes=((1, 2), )),
