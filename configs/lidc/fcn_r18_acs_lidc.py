@@ -5,7 +5,8 @@
 # "ACS p." (ImageNet encoder): torchvision's resnet18 state dict file, e.g.
 #   --cfg-options model.backbone.pretrained_2d=checkpoints/resnet18-f37072fd.pth
 # Siblings fcn_r18_3d_lidc.py (I3D inflation of the same weights with pretrained_2d: "3D p.
-# I3D") and fcn_r18_2.5d_lidc.py differ by conv_type only.
+# I3D"), fcn_r18_2.5d_lidc.py, and the appendix's variants (Table A1) fcn_r18_mean_acs_lidc.py
+# and fcn_r18_soft_acs_lidc.py differ by conv_type only.
 _base_ = [
     '../_base_/datasets/lidc_nodules.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
     '../_base_/default_runtime.py'
