@@ -5,7 +5,8 @@
 # (BraTS 1), 2 oedema (BraTS 2), 3 enhancing tumour (BraTS 4).
 #   .venv/bin/python data_prep/brats18_to_json.py data/MICCAI_BraTS_2018_Data_Training data/brats18
 # Flips and rotation are acsdet's additions (the paper names no augmentation).
-dataset_type = 'VolumeDataset'
+_base_ = ['./volume_seg_dataloaders.py']
+
 data_root = 'data/brats18/'
 ann_file = 'brats18.json'
 num_classes = 4
@@ -29,21 +30,11 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=4,   # the paper's batch
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
-        metainfo=dict(classes=brats_classes), pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=brats_classes),
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
-        metainfo=dict(classes=brats_classes), test_mode=True, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=brats_classes),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # Dice per label (dice/...) and the challenge's regions (region_dice/...: whole tumour

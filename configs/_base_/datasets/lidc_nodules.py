@@ -7,7 +7,8 @@
 # Random-centre cropping needs context around the 48^3 window: convert with --size 64 (the
 # crop below then moves the centre by up to +-8 voxels); on 48^3 crops it keeps them whole.
 # Validation reads the whole converted crops.
-dataset_type = 'VolumeDataset'
+_base_ = ['./volume_seg_dataloaders.py']
+
 data_root = 'data/lidc/'
 ann_file = 'lidc_nodules.json'
 num_classes = 2
@@ -32,21 +33,11 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=8,   # the paper's segmentation batch
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
-        metainfo=dict(classes=lidc_classes), pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=lidc_classes),
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
-        metainfo=dict(classes=lidc_classes), test_mode=True, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=lidc_classes),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # Table V reports Dice global: dice/global/class_1 (= dice/global/mean with one class).

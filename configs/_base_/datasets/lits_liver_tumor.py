@@ -8,7 +8,8 @@
 # training crop is taken from the scaled window.  Testing uses whole volumes: set the
 # model's test_cfg=dict(mode='slide', window=(64, 512, 512), overlap=0.625) (a depth step
 # of 24 as the paper) -- see lits_slide_test_cfg below.
-dataset_type = 'VolumeDataset'
+_base_ = ['./volume_seg_dataloaders.py']
+
 data_root = 'data/lits/'
 ann_file = 'lits.json'
 num_classes = 3
@@ -40,21 +41,11 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
-        metainfo=dict(classes=lits_classes), pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=lits_classes),
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
-        metainfo=dict(classes=lits_classes), test_mode=True, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=lits_classes),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # Dice global and Dice per case of liver (class_1) and tumour (class_2), the paper's Table VI.

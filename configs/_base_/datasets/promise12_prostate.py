@@ -4,7 +4,8 @@
 # Data: the challenge's CaseNN.mhd / CaseNN_segmentation.mhd under data/promise12/, then
 #   .venv/bin/python data_prep/promise12_to_json.py data/promise12   # data/promise12/promise12.json
 # Flips and rotation are acsdet's additions (the paper names no augmentation).
-dataset_type = 'VolumeDataset'
+_base_ = ['./volume_seg_dataloaders.py']
+
 data_root = 'data/promise12/'
 ann_file = 'promise12.json'
 num_classes = 2
@@ -27,21 +28,11 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=4,   # the paper's batch
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='training',
-        metainfo=dict(classes=promise12_classes), pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=promise12_classes),
+                 pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file=ann_file, split_key='validation',
-        metainfo=dict(classes=promise12_classes), test_mode=True, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, ann_file=ann_file, metainfo=dict(classes=promise12_classes),
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # The paper's "mDice" = Dice of the prostate per case: dice/per_case/mean.
