@@ -51,20 +51,10 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
+# the validation loader on the official test split
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/deeplesion_test.json',
-        data_prefix=dict(img='Images_png/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='annotations/deeplesion_test.json'))
 
 # FROC as in the DeepLesion literature (sensitivity at 0.5..16 FPs per image, mean of 0.5-4).
 val_evaluator = dict(type='FROCMetric', ann_file=data_root + 'annotations/deeplesion_val.json')
