@@ -196,15 +196,13 @@ def gt_sample(image: dict, anns, label_of, where: str):
 
 
 def _draw(vis, name, image, sample, args, out_name):
-    out_file = tmp = None
-    if args.output_dir:
-        os.makedirs(args.output_dir, exist_ok=True)
-        out_file = osp.join(args.output_dir, out_name)
-        tmp = osp.join(args.output_dir, f'.tmp{os.getpid()}_{out_name}')
-    vis.add_datasample(name, image, sample, draw_pred=False, show=not args.not_show,
-                       wait_time=args.show_interval, out_file=tmp)
-    if tmp is not None:
-        os.replace(tmp, out_file)
+    import contextlib
+
+    from acsdet.utils.atomic_write import atomic_file_path
+    out_file = osp.join(args.output_dir, out_name) if args.output_dir else None
+    with (contextlib.nullcontext() if out_file is None else atomic_file_path(out_file)) as tmp:
+        vis.add_datasample(name, image, sample, draw_pred=False, show=not args.not_show,
+                           wait_time=args.show_interval, out_file=tmp)
     return out_file
 
 

@@ -17,7 +17,6 @@ import json
 import os
 import os.path as osp
 import sys
-import tempfile
 
 
 def parse_args(argv=None):
@@ -59,6 +58,7 @@ def main(argv=None) -> int:
     from acsdet.evaluation.functional import (evaluate_froc, format_froc_table,
                                               load_detections, load_lesion_gt,
                                               plot_froc_curves)
+    from acsdet.utils.atomic_write import write_text_atomic
     try:
         gt = load_lesion_gt(args.gt_json, noisy=args.noisy, split=args.split)
         dets = load_detections(args.results, gt,
@@ -74,10 +74,7 @@ def main(argv=None) -> int:
     os.makedirs(out_dir, exist_ok=True)
     metrics = {f'froc/{k}': v for k, v in result.to_metrics('all').items()}
     metrics_file = osp.join(out_dir, 'froc_metrics.json')
-    fd, tmp = tempfile.mkstemp(suffix='.json', dir=out_dir)
-    with os.fdopen(fd, 'w') as f:
-        json.dump(metrics, f, indent=1)
-    os.replace(tmp, metrics_file)
+    write_text_atomic(metrics_file, json.dumps(metrics, indent=1))
     print(f'metrics written to {metrics_file}')
     if not args.no_plot:
         png = osp.join(out_dir, 'froc.png')

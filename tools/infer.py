@@ -75,6 +75,7 @@ def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
+    from acsdet.utils.atomic_write import atomic_file_path
     from acsdet.visualization import CTDetLocalVisualizer, decode_rle
     vis = CTDetLocalVisualizer(name=f'infer_{os.getpid()}', window=window)
     ranked = sorted((r for r in results if r['detections']
@@ -95,10 +96,9 @@ def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
         sample = DetDataSample()
         sample.pred_instances = inst
         path = osp.join(out_dir, f'slice_{res["slice_index"]:04d}.png')
-        tmp = osp.join(out_dir, f'.tmp{os.getpid()}_{osp.basename(path)}')
-        vis.add_datasample(path, volume.hu[res['slice_index']], sample, draw_gt=False,
-                           out_file=tmp, pred_score_thr=score_thr)
-        os.replace(tmp, path)  # atomic: a reader never sees half a PNG
+        with atomic_file_path(path) as tmp:  # a reader never sees half a PNG
+            vis.add_datasample(path, volume.hu[res['slice_index']], sample, draw_gt=False,
+                               out_file=tmp, pred_score_thr=score_thr)
         files.append(path)
     return files
 

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
+from ..utils.atomic_write import write_text_atomic
 from .deeplesion_coco import convert_deeplesion
 from .deeplesion_info import DL_INFO_COLUMNS
 from .deeplesion_png import write_hu_png
@@ -257,10 +258,7 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
     writer.writeheader()
     writer.writerows(rows)
     dl_info = osp.join(root, 'DL_info.csv')
-    tmp = dl_info + '.tmp'
-    with open(tmp, 'w', newline='') as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, dl_info)
+    write_text_atomic(dl_info, buf.getvalue())
     return {'root': root, 'dl_info': dl_info, 'images_dir': images_dir,
             'num_series': num_series, 'num_lesions': len(rows), 'num_slices': num_slices,
             'lesions': truth}
@@ -310,9 +308,6 @@ def prepare_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 5
         convert_deeplesion(paths['dl_info'], paths['images_dir'], ann_dir, workers=workers,
                            progress=progress)
     if regenerate:
-        tmp = stamp + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(params, f)
-        os.replace(tmp, stamp)
+        write_text_atomic(stamp, json.dumps(params))
     return paths
 

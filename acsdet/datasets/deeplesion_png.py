@@ -1,9 +1,10 @@
 """DeepLesion's 16-bit PNG slices: ``Images_png/<series>/<slice:03d>.png``, HU = value - 32768."""
-import os
 import os.path as osp
 
 import cv2
 import numpy as np
+
+from ..utils.atomic_write import atomic_file_path
 
 __all__ = ['HU_OFFSET', 'slice_path', 'read_hu_png', 'write_hu_png']
 
@@ -49,8 +50,6 @@ def write_hu_png(path: str, hu: np.ndarray) -> None:
         hu (np.ndarray): (H, W) HU values; rounded and clipped to the uint16 range.
     """
     values = np.clip(np.rint(np.asarray(hu, np.float64)) + HU_OFFSET, 0, 65535).astype(np.uint16)
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}.png'
-    if not cv2.imwrite(tmp, values):
-        raise OSError(f'cannot write {path}')
-    os.replace(tmp, path)
+    with atomic_file_path(path, '.png') as tmp:
+        if not cv2.imwrite(tmp, values):
+            raise OSError(f'cannot write {path}')

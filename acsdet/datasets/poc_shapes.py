@@ -34,7 +34,7 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
-from ..utils.atomic_write import write_text_atomic
+from ..utils.atomic_write import atomic_savez, write_text_atomic
 
 __all__ = [
     'POC_CLASSES', 'POC_DEFAULT_COUNTS', 'POC_SIZE', 'POC_NOISE_STD', 'make_poc_sample',
@@ -152,13 +152,6 @@ def make_poc_sample(dim: str, rng: np.random.Generator) -> Tuple[np.ndarray, np.
     return image, label
 
 
-def _atomic_savez(path: str, **arrays) -> None:
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp')
-    with open(tmp, 'wb') as f:
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
-
-
 def generate_poc_shapes(out_dir: str,
                         seed: int = 0,
                         counts: Optional[Dict[str, Dict[str, int]]] = None,
@@ -194,7 +187,7 @@ def generate_poc_shapes(out_dir: str,
             os.makedirs(osp.join(root, split), exist_ok=True)
             for i in range(int(n)):
                 image, label = make_poc_sample(dim, poc_sample_rng(seed, dim, split, i))
-                _atomic_savez(osp.join(root, split, f'{i:05d}.npz'), image=image, label=label)
+                atomic_savez(osp.join(root, split, f'{i:05d}.npz'), image=image, label=label)
                 if progress is not None:
                     progress(dim, split, i + 1, int(n))
         meta = dict(dataset=f'ACS proof-of-concept {dim}', classes=list(POC_CLASSES[dim]),

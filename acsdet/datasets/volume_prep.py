@@ -2,14 +2,12 @@
 PROMISE12, BraTS18): seeded splits, atomic writes of json / ``.npz`` / NIfTI, progress bars.
 See docs/segmentation_data.md.
 """
-import os
-import os.path as osp
-import tempfile
 import sys
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..utils.atomic_write import atomic_file_path, atomic_savez
 from .deeplesion_coco import atomic_write_json
 
 __all__ = ['seeded_split', 'write_split_json', 'atomic_savez', 'atomic_save_nifti',
@@ -66,33 +64,11 @@ def write_split_json(path: str, entries: Dict[str, dict], train: Iterable[str],
     return content
 
 
-def _atomic(path: str, suffix: str, write) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_savez(path: str, **arrays) -> None:
-    """``np.savez_compressed`` to a temp file in the same folder, then ``os.replace``."""
-    def write(tmp):
-        with open(tmp, 'wb') as f:
-            np.savez_compressed(f, **arrays)
-    _atomic(path, '.npz', write)
-
-
 def atomic_save_nifti(image, path: str) -> None:
     """Save a nibabel image to ``path`` (``.nii`` / ``.nii.gz``) atomically."""
     import nibabel as nib
-    suffix = '.nii.gz' if path.endswith('.nii.gz') else '.nii'
-    _atomic(path, suffix, lambda tmp: nib.save(image, tmp))
+    with atomic_file_path(path) as tmp:
+        nib.save(image, tmp)
 
 
 def progress(iterable, desc: str, quiet: bool = False, total: int = None):

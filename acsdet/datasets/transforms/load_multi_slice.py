@@ -1,5 +1,4 @@
 """Load the key slice and its thickness-normalised neighbours as one (H, W, D) stack."""
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -8,6 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from acsdet.registry import TRANSFORMS
 
+from ...utils.atomic_write import atomic_file_path
 from ..deeplesion_png import read_hu_png
 from ..slice_interpolation import blend_slices, slice_blend_plan
 
@@ -108,11 +108,9 @@ class LoadDeepLesionSlices(BaseTransform):
 
     @staticmethod
     def _save(path: str, stack: np.ndarray) -> None:
-        """Atomically save the HU stack as int16 (temp file + ``os.replace``)."""
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        tmp = f'{path[:-4]}.{os.getpid()}.tmp.npy'
-        np.save(tmp, np.clip(np.rint(stack), -32768, 32767).astype(np.int16))
-        os.replace(tmp, path)
+        """Atomically save the HU stack as int16 (temp ``.npy`` + ``os.replace``)."""
+        with atomic_file_path(path, '.npy') as tmp:
+            np.save(tmp, np.clip(np.rint(stack), -32768, 32767).astype(np.int16))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_slices={self.num_slices}, '

@@ -1,5 +1,5 @@
 """mmdet's ``DetVisualizationHook`` for CT: the key slice read as HU and shown in a CT window."""
-import os
+import contextlib
 import os.path as osp
 from typing import Optional, Sequence, Union
 
@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
 from acsdet.registry import HOOKS
+from acsdet.utils.atomic_write import atomic_file_path
 from acsdet.visualization.ct_window import apply_window
 from acsdet.visualization.display_image import read_display_image
 
@@ -162,14 +163,10 @@ class CTDetVisualizationHook(DetVisualizationHook):
         for sample in outputs:
             self._test_index += 1
             name = self.image_name(sample)
-            tmp = out_file = None
-            if out_dir is not None:
-                out_file = osp.join(out_dir, name)
-                tmp = osp.join(out_dir, f'.tmp{os.getpid()}_{name}')
-            self._visualizer.add_datasample(
-                name if self.show else 'test_img', self._image(sample.img_path),
-                data_sample=self.original_frame(sample), show=self.show,
-                wait_time=self.wait_time, pred_score_thr=self.score_thr, out_file=tmp,
-                step=self._test_index)
-            if tmp is not None:
-                os.replace(tmp, out_file)
+            with (contextlib.nullcontext() if out_dir is None else
+                  atomic_file_path(osp.join(out_dir, name))) as tmp:
+                self._visualizer.add_datasample(
+                    name if self.show else 'test_img', self._image(sample.img_path),
+                    data_sample=self.original_frame(sample), show=self.show,
+                    wait_time=self.wait_time, pred_score_thr=self.score_thr, out_file=tmp,
+                    step=self._test_index)

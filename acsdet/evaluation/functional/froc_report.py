@@ -1,11 +1,9 @@
 """Human-readable FROC output: a text table and a matplotlib plot (PNG)."""
-import os
-import os.path as osp
-import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...utils.atomic_write import atomic_file_path
 from .froc import FROCCurve, FROCResult, sensitivity_at
 
 __all__ = ['format_froc_table', 'plot_froc_curves', 'resample_curve', 'save_png_atomic']
@@ -75,16 +73,8 @@ def resample_curve(curve: FROCCurve, num: int = 512, fp_min: float = 1 / 64) -> 
 def save_png_atomic(image_rgb: np.ndarray, out_file: str) -> None:
     """Write an RGB uint8 image as PNG via a temp file in the same folder + ``os.replace``."""
     import matplotlib.image as mpimg
-    folder = osp.dirname(osp.abspath(out_file))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.png', dir=folder)
-    os.close(fd)
-    try:
+    with atomic_file_path(out_file, '.png') as tmp:
         mpimg.imsave(tmp, image_rgb, format='png')
-        os.replace(tmp, out_file)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def plot_froc_curves(curves: Sequence[Tuple[str, FROCCurve]], out_file: Optional[str] = None,
