@@ -116,3 +116,20 @@ def test_table4_end_to_end_tiny(tmp_path, repo_root, python_exe):
     assert proc.returncode == 0 and 'training (log' not in proc.stdout
     assert (work / 'acs_r' / 'result.json').read_text() == before
     assert (work / 'table4.md').read_text() == table
+
+    # a finished training whose result.json is missing (the script was stopped after the
+    # training) is recorded from its log and checkpoint, not trained again
+    (work / 'acs_r' / 'result.json').unlink()
+    proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert 'training (log' not in proc.stdout and 'ACS r.: recorded the finished' in proc.stdout
+    recovered = json.loads((work / 'acs_r' / 'result.json').read_text())
+    first = json.loads(before)
+    for key in ('dice', 'miou', 'dice_global', 'size_mb', 'checkpoint', 'config'):
+        assert recovered[key] == first[key], key
+    assert 0 < recovered['seconds'] <= first['seconds'] + 2  # from the log's timestamps
+    # ... but not when the settings changed: then it trains
+    (work / 'acs_r' / 'result.json').unlink()
+    proc = subprocess.run(cmd + ['--lr', '0.002', '--rows', 'ACS r.'],
+                          cwd=repo_root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and 'ACS r.: training (log' in proc.stdout

@@ -21,12 +21,18 @@ Defaults are the paper-sized run (10000 / 2000 2D images, 100 / 200 3D volumes, 
 Each run trains in ``<work-dir>/<row>/`` from the derived config ``<work-dir>/configs/<row>.py``
 and writes ``<work-dir>/<row>/result.json`` (atomically); a second call skips the rows
 already done (``--force`` re-runs them, ``--rows`` picks some), so an interrupted table
-resumes at the run it stopped in.  The table goes to ``<work-dir>/table4.{json,md}``.
+resumes at the run it stopped in; a run whose training finished but whose result was not
+written (this script stopped meanwhile) is recorded from its log and checkpoint instead of
+trained again, when its derived config is unchanged.  Several calls with disjoint ``--rows``
+may run at once on one work dir (the p. rows need ``unet2d`` done).  The table goes to
+``<work-dir>/table4.{json,md}``.
 """
 import argparse
+import datetime
 import json
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -182,8 +188,54 @@ def last_metrics(run_dir: str) -> Dict[str, float]:
     return found
 
 
+def logged_seconds(log_path: str) -> float:
+    """Seconds between the first and the last mmengine log line of a train.log (the year is
+    not logged: a run across New Year's Eve is not expected)."""
+    stamps = []
+    with open(log_path) as f:
+        for line in f:
+            m = _LOG_STAMP.match(line)
+            if m:
+                stamps.append(datetime.datetime.strptime(m.group(1), '%m/%d %H:%M:%S'))
+    return (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else float('nan')
+
+
+_LOG_STAMP = re.compile(r'(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine - ')
+
+
+def finished_run(run_dir: str, config: str, config_text: str, checkpoint: str) -> bool:
+    """Whether ``run_dir`` holds a finished training of exactly this config (its final
+    checkpoint and a logged validation) whose result was never recorded, e.g. because this
+    script was stopped after the training subprocess had finished."""
+    if not (osp.isfile(checkpoint) and osp.isfile(config)):
+        return False
+    with open(config) as f:
+        if f.read() != config_text:
+            return False
+    try:
+        last_metrics(run_dir)
+    except (OSError, RuntimeError):
+        return False
+    return True
+
+
+def row_result(row: str, run_dir: str, config: str, checkpoint: str, seconds: float) -> dict:
+    """The row's result from its logged validation; saved as ``run_dir/result.json``."""
+    metrics = last_metrics(run_dir)
+    result = dict(row=row, dice=100 * metrics['dice/per_case/mean'],
+                  miou=100 * metrics['dice/per_case_iou/mean'],
+                  dice_global=100 * metrics['dice/global/mean'],
+                  size_mb=fp32_size_mb(config), seconds=seconds, checkpoint=checkpoint,
+                  config=config)
+    write_text_atomic(osp.join(run_dir, 'result.json'), json.dumps(result, indent=1))
+    return result
+
+
 def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
-    """Train one row through tools/train.py; return (and save) its result."""
+    """Train one row through tools/train.py; return (and save) its result.
+
+    Without ``--force``, a finished but unrecorded training of the same config is recorded
+    instead of trained again (its time taken from its log)."""
     run_dir = osp.join(work_dir, row_dir_name(row))
     pretrained = None
     if ROWS[row][1]:
@@ -195,12 +247,20 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
             pretrained = json.load(f)['checkpoint']
     # outside run_dir: mmengine dumps the merged config into the work dir under the same name
     config = osp.join(work_dir, 'configs', f'{row_dir_name(row)}.py')
+    config_text = derived_config(row, args, data_root, pretrained)
+    epochs = args.epochs_2d if row == 'unet2d' else args.epochs_3d
+    checkpoint = osp.join(run_dir, f'epoch_{epochs}.pth')
+    log_path = osp.join(run_dir, 'train.log')
+    if not args.force and finished_run(run_dir, config, config_text, checkpoint):
+        result = row_result(row, run_dir, config, checkpoint, logged_seconds(log_path))
+        print(f'poc_table4: {row}: recorded the finished training in {run_dir}: Dice '
+              f'{result["dice"]:.1f}, mIoU {result["miou"]:.1f}', flush=True)
+        return result
     os.makedirs(run_dir, exist_ok=True)
-    write_text_atomic(config, derived_config(row, args, data_root, pretrained))
+    write_text_atomic(config, config_text)
     env = dict(os.environ)
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    log_path = osp.join(run_dir, 'train.log')
     print(f'poc_table4: {row}: training (log {log_path})', flush=True)
     start = time.time()
     with open(log_path, 'w') as log:
@@ -213,14 +273,7 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
             tail = f.read()[-3000:]
         raise RuntimeError(f'poc_table4: {row} failed (exit {proc.returncode}), end of '
                            f'{log_path}:\n{tail}')
-    metrics = last_metrics(run_dir)
-    epochs = args.epochs_2d if row == 'unet2d' else args.epochs_3d
-    result = dict(row=row, dice=100 * metrics['dice/per_case/mean'],
-                  miou=100 * metrics['dice/per_case_iou/mean'],
-                  dice_global=100 * metrics['dice/global/mean'],
-                  size_mb=fp32_size_mb(config), seconds=seconds,
-                  checkpoint=osp.join(run_dir, f'epoch_{epochs}.pth'), config=config)
-    write_text_atomic(osp.join(run_dir, 'result.json'), json.dumps(result, indent=1))
+    result = row_result(row, run_dir, config, checkpoint, seconds)
     print(f'poc_table4: {row}: Dice {result["dice"]:.1f}, mIoU {result["miou"]:.1f}, '
           f'{seconds:.0f} s', flush=True)
     return result
