@@ -20,7 +20,7 @@ statistics methods of ``HistoryBuffer``.
 """
 import os.path as osp
 import pickle
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from mmengine.runner import CheckpointLoader
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_mmengine_checkpoint_types',
-    'load_local_checkpoint', 'install_safe_checkpoint_loading'
+    'load_local_checkpoint', 'install_safe_checkpoint_loading', 'read_state_dict'
 ]
 
 _installed = False
@@ -125,3 +125,40 @@ def install_safe_checkpoint_loading() -> None:
     allow_mmengine_checkpoint_types()
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
     _installed = True
+
+
+def read_state_dict(filename: str, strip_common: Sequence[str] = ('backbone.', )) -> dict:
+    """The flat state dict of a checkpoint, however it was saved.
+
+    Local files go through :func:`load_local_checkpoint` (weights-only, one-line errors);
+    other URIs (``torchvision://...``, ``https://...``) through mmengine's
+    ``CheckpointLoader``.  A ``'state_dict'`` or ``'model'`` entry is unwrapped (mmengine /
+    other trainers), a ``'module.'`` prefix (DDP) is stripped from the keys that carry it,
+    and each prefix of ``strip_common`` is stripped when *every* key carries it (a
+    checkpoint of a whole segmentor whose ``backbone`` is the network).
+
+    Args:
+        filename (str): Path or URI.
+        strip_common (Sequence[str]): Prefixes stripped when common to all keys.
+            Defaults to ('backbone.', ).
+
+    Raises:
+        FileNotFoundError: No such local file.
+        KeyError: The checkpoint is not a dict of tensors; the message names the file.
+    """
+    allow_mmengine_checkpoint_types()  # a full mmengine checkpoint carries its message hub
+    if '://' in filename:
+        ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu', logger='current')
+    else:
+        ckpt = load_local_checkpoint(filename, map_location='cpu')
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
+            ckpt = ckpt[wrapper]
+            break
+    if not isinstance(ckpt, dict):
+        raise KeyError(f'{filename}: expected a state dict, got {type(ckpt).__name__}')
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+    for prefix in strip_common:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state

@@ -64,3 +64,39 @@ def test_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match='checkpoint file not found: .*nope.pth'):
         _load_checkpoint(str(tmp_path / 'nope.pth'), map_location='cpu')
 
+
+
+def test_read_state_dict_unwraps_every_layout(tmp_path):
+    """Plain, mmengine ('state_dict' + meta with a message hub), 'model'-wrapped and DDP
+    ('module.') checkpoints give the same flat dict; a common 'backbone.' is stripped only
+    when asked and only when every key has it; bad files are one-line errors."""
+    from mmengine.logging import MessageHub
+
+    from acsdet.utils import read_state_dict
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    flat = net.state_dict()
+    hub = MessageHub.get_instance('test_read_state_dict')
+    hub.update_scalar('train/loss', 1.0)
+    layouts = {
+        'plain': flat,
+        'mmengine': dict(meta=dict(epoch=3), message_hub=hub.state_dict(),
+                         state_dict={f'backbone.{k}': v for k, v in flat.items()}),
+        'model': dict(model=flat, epoch=3),
+        'ddp': {f'module.{k}': v for k, v in flat.items()},
+    }
+    for name, content in layouts.items():
+        path = str(tmp_path / f'{name}.pth')
+        torch.save(content, path)
+        state = read_state_dict(path)
+        assert list(state) == list(flat), name
+        assert all(torch.equal(state[k], flat[k]) for k in flat), name
+    kept = read_state_dict(str(tmp_path / 'mmengine.pth'), strip_common=())
+    assert all(k.startswith('backbone.') for k in kept)
+    # a prefix only some keys carry is kept
+    torch.save({'backbone.a': torch.zeros(1), 'head.b': torch.zeros(1)}, tmp_path / 'mixed.pth')
+    assert sorted(read_state_dict(str(tmp_path / 'mixed.pth'))) == ['backbone.a', 'head.b']
+    with pytest.raises(FileNotFoundError, match='checkpoint file not found: .*nothing.pth'):
+        read_state_dict(str(tmp_path / 'nothing.pth'))
+    torch.save([torch.zeros(1)], tmp_path / 'list.pth')
+    with pytest.raises(KeyError, match='list.pth: expected a state dict, got list'):
+        read_state_dict(str(tmp_path / 'list.pth'))

@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 
 from acsdet.models.layers import CONV_TYPES
 from acsdet.registry import MODELS
-from acsdet.utils import allow_mmengine_checkpoint_types, load_local_checkpoint
+from acsdet.utils import allow_mmengine_checkpoint_types, read_state_dict
 
 __all__ = ['ConvertedUNet3D', 'load_2d_unet_weights']
 
@@ -24,8 +24,10 @@ def load_2d_unet_weights(model: torch.nn.Module, filename: str, prefix: str = 'a
 
     Args:
         model (nn.Module): The 2D U-Net.
-        filename (str): A ``.pth`` holding a state dict, or a dict with ``'state_dict'``
-            (mmengine checkpoints).  Loaded with ``weights_only=True``.
+        filename (str): A local ``.pth`` holding a state dict, or a dict with
+            ``'state_dict'`` / ``'model'`` (mmengine checkpoints; a DDP ``module.`` prefix is
+            stripped), loaded with ``weights_only=True``; or a URI mmengine's
+            ``CheckpointLoader`` knows (see :func:`acsdet.utils.read_state_dict`).
         prefix (str): Key prefix to strip, e.g. ``'backbone.'`` for a checkpoint of a
             :class:`VolumeSegmentor`; ``'auto'`` strips ``'backbone.'`` when every key has it.
             Defaults to ``'auto'``.
@@ -41,11 +43,8 @@ def load_2d_unet_weights(model: torch.nn.Module, filename: str, prefix: str = 'a
             names the file and the keys.
     """
     allow_mmengine_checkpoint_types()
-    ckpt = load_local_checkpoint(filename, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if prefix == 'auto':
-        prefix = 'backbone.' if state and all(k.startswith('backbone.') for k in state) else ''
-    if prefix:
+    state = read_state_dict(filename, strip_common=('backbone.', ) if prefix == 'auto' else ())
+    if prefix and prefix != 'auto':
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     state = {k: v for k, v in state.items() if not _skipped(k, skip)}
     own = {k: v for k, v in model.state_dict().items() if not _skipped(k, skip)}

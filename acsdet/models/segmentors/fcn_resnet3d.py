@@ -148,18 +148,10 @@ def load_2d_weights(net: nn.Module, filename: str, key_map: Dict[str, str]) -> L
             other shapes, e.g. a checkpoint of another depth); the message names the file.
     """
     from mmengine.logging import print_log
-    from mmengine.runner.checkpoint import CheckpointLoader
 
     from acsdet.models.backbones import adapt_2d_state_dict
-    ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu', logger='current')
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
-            ckpt = ckpt[wrapper]
-    if not isinstance(ckpt, dict):
-        raise KeyError(f'{filename}: expected a state dict, got {type(ckpt).__name__}')
-    ckpt = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
-    if ckpt and all(k.startswith('backbone.') for k in ckpt):  # a VolumeSegmentor checkpoint
-        ckpt = {k[len('backbone.'):]: v for k, v in ckpt.items()}
+    from acsdet.utils.safe_checkpoint import read_state_dict
+    ckpt = read_state_dict(filename)  # 'backbone.' stripped: a VolumeSegmentor checkpoint
     own = net.state_dict()
     renamed = {}
     for key, value in ckpt.items():
