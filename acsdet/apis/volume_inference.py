@@ -9,20 +9,17 @@ volume is resampled along z to the model's interval.  The stack is HU-clipped an
 ``Load*`` steps (so the same ``Resize`` and ``PackMultiSliceDetInputs``), batched, and through
 ``model.test_step``; mmdet maps boxes and masks back to the original slice size.
 """
-import copy
-import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from pycocotools import mask as mask_utils
 
 from acsdet.datasets.slice_interpolation import blend_slices, slice_blend_plan
 from .lesion_measurements import recist_from_mask
+from .model_from_config import model_from_config
 from .volume_io import CTVolume
 
 __all__ = ['load_detector', 'slice_stack', 'infer_volume', 'group_detections_3d',
@@ -56,20 +53,11 @@ def load_detector(config, checkpoint: Optional[str], device: str = 'cpu',
     Returns:
         tuple: (model in eval mode, Config).
     """
-    from acsdet.registry import MODELS
-    from acsdet.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    init_default_scope(cfg.get('default_scope', 'acsdet'))
-    if score_thr is not None:
-        cfg.model.test_cfg.rcnn.score_thr = float(score_thr)
-    model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    model.cfg = cfg
-    return model.to(device).eval(), cfg
+    def prepare(cfg: Config) -> None:
+        if score_thr is not None:
+            cfg.model.test_cfg.rcnn.score_thr = float(score_thr)
+
+    return model_from_config(config, checkpoint, device, prepare)
 
 
 def slice_stack(volume: CTVolume, index: int, num_slices: int, target_interval: float = 2.0,

@@ -17,9 +17,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
+from .model_from_config import model_from_config
 from .volume_io import CTVolume
 
 __all__ = ['load_segmentor', 'segment_volume', 'label_statistics', 'save_label_map',
@@ -46,29 +45,15 @@ def load_segmentor(config, checkpoint: Optional[str], device: str = 'cpu'):
             naming the file and the first mismatches).
         FileNotFoundError: No checkpoint file.
     """
-    from acsdet.registry import MODELS
-    from acsdet.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    init_default_scope(cfg.get('default_scope', 'acsdet'))
-    if cfg.model.get('type') != 'VolumeSegmentor':
-        raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; segmentation '
-                         "inference needs a 'VolumeSegmentor' (use tools/infer.py for "
-                         'detectors)')
-    if cfg.model.get('backbone', {}).get('pretrained_2d'):
-        cfg.model.backbone.pretrained_2d = None
-    model = MODELS.build(cfg.model)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        try:
-            load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-        except RuntimeError as err:  # mmengine's multi-line key / shape report
-            details = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-            raise ValueError(f'{checkpoint}: not a checkpoint of the config\'s model: '
-                             f'{"; ".join(details[1:3]) or details[0]}') from err
-    model.cfg = cfg
-    return model.to(device).eval(), cfg
+    def prepare(cfg: Config) -> None:
+        if cfg.model.get('type') != 'VolumeSegmentor':
+            raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; segmentation '
+                             "inference needs a 'VolumeSegmentor' (use tools/infer.py for "
+                             'detectors)')
+        if cfg.model.get('backbone', {}).get('pretrained_2d'):
+            cfg.model.backbone.pretrained_2d = None
+
+    return model_from_config(config, checkpoint, device, prepare, strict=True)
 
 
 def segmentation_classes(cfg: Config, num_classes: int) -> List[str]:
