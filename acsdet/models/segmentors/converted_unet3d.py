@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 
 from acsdet.models.layers import CONV_TYPES
 from acsdet.registry import MODELS
-from acsdet.utils import allow_mmengine_checkpoint_types, read_state_dict
+from acsdet.utils import read_state_dict
 
 __all__ = ['ConvertedUNet3D', 'load_2d_unet_weights']
 
@@ -42,7 +42,6 @@ def load_2d_unet_weights(model: torch.nn.Module, filename: str, prefix: str = 'a
         KeyError: Missing / unexpected keys or other shapes outside ``skip``; the message
             names the file and the keys.
     """
-    allow_mmengine_checkpoint_types()
     state = read_state_dict(filename, strip_common=('backbone.', ) if prefix == 'auto' else ())
     if prefix and prefix != 'auto':
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
