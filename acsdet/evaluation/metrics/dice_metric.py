@@ -18,6 +18,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from acsdet.registry import METRICS
+from acsdet.utils.segmentation_labels import IGNORE_INDEX
 
 __all__ = ['DiceMetric']
 
@@ -53,7 +54,8 @@ class DiceMetric(BaseMetric):
     Args:
         num_classes (int): Number of labels K, background (0) included.
         ignore_background (bool): Leave class 0 out of the report. Defaults to True.
-        ignore_index (int | None): Ground-truth label left out. Defaults to 255.
+        ignore_index (int | None): Ground-truth label left out (None: none).
+            Defaults to :data:`~acsdet.utils.IGNORE_INDEX` (255).
         empty_score (float | None): Per-case score of a class absent from both prediction and
             ground truth; None leaves the case out of that class's mean. Defaults to 1.0.
         with_iou (bool): Also report IoU (Jaccard) global and per case. Defaults to False.
@@ -76,7 +78,7 @@ class DiceMetric(BaseMetric):
     def __init__(self,
                  num_classes: int,
                  ignore_background: bool = True,
-                 ignore_index: Optional[int] = 255,
+                 ignore_index: Optional[int] = IGNORE_INDEX,
                  empty_score: Optional[float] = 1.0,
                  with_iou: bool = False,
                  case_key: Optional[str] = 'case_id',

@@ -8,6 +8,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from acsdet.registry import METRICS
+from acsdet.utils.segmentation_labels import IGNORE_INDEX
+
 from .dice_metric import _GT_KEYS, _PRED_KEYS, DiceMetric, _label_map
 
 __all__ = ['RegionDiceMetric', 'BRATS_REGIONS']
@@ -26,7 +28,8 @@ class RegionDiceMetric(DiceMetric):
     Args:
         regions (dict[str, Sequence[int]]): Region name -> the labels it unites. Defaults
             to :data:`BRATS_REGIONS` (WT = 1+2+3, TC = 1+3, ET = 3).
-        ignore_index (int | None): Ground-truth label left out. Defaults to 255.
+        ignore_index (int | None): Ground-truth label left out (None: none).
+            Defaults to :data:`~acsdet.utils.IGNORE_INDEX` (255).
         empty_score (float | None): Per-case score of a region absent from both prediction
             and ground truth. Defaults to 1.0.
         with_iou (bool): Also report IoU. Defaults to False.
@@ -39,7 +42,7 @@ class RegionDiceMetric(DiceMetric):
     default_prefix: Optional[str] = 'region_dice'
 
     def __init__(self, regions: Dict[str, Sequence[int]] = BRATS_REGIONS,
-                 ignore_index: Optional[int] = 255, empty_score: Optional[float] = 1.0,
+                 ignore_index: Optional[int] = IGNORE_INDEX, empty_score: Optional[float] = 1.0,
                  with_iou: bool = False, case_key: Optional[str] = 'case_id',
                  **kwargs) -> None:
         if not regions:

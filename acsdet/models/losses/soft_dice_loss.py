@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from acsdet.registry import MODELS
+from acsdet.utils.segmentation_labels import IGNORE_INDEX
 
 __all__ = ['SoftDiceLoss', 'soft_dice_loss']
 
@@ -38,7 +39,7 @@ def soft_dice_loss(pred: torch.Tensor,
                    use_sigmoid: bool = False,
                    smooth: float = 1.0,
                    ignore_background: bool = False,
-                   ignore_index: Optional[int] = 255,
+                   ignore_index: Optional[int] = IGNORE_INDEX,
                    batch_dice: bool = True,
                    class_weight: Optional[Sequence[float]] = None) -> torch.Tensor:
     """Soft Dice loss ``1 - (2 |P T| + s) / (|P| + |T| + s)``, averaged over classes.
@@ -50,8 +51,9 @@ def soft_dice_loss(pred: torch.Tensor,
         use_sigmoid (bool): Per-class sigmoid instead of a softmax over K. Defaults to False.
         smooth (float): The ``s`` added to numerator and denominator. Defaults to 1.0.
         ignore_background (bool): Leave class 0 out of the average. Defaults to False.
-        ignore_index (int | None): Label of voxels left out entirely (integer targets only).
-            Defaults to 255.
+        ignore_index (int | None): Label of voxels left out entirely (integer targets only);
+            None: every label must be a class. Defaults to
+            :data:`~acsdet.utils.IGNORE_INDEX` (255).
         batch_dice (bool): Sum over the batch too (one Dice per class) instead of one Dice
             per sample and class averaged over the batch. Defaults to True.
         class_weight (list[float] | None): Per-class weights (length K) of the average.
@@ -103,7 +105,7 @@ class SoftDiceLoss(nn.Module):
         use_sigmoid (bool): Defaults to False (softmax over classes).
         smooth (float): Defaults to 1.0.
         ignore_background (bool): Defaults to False.
-        ignore_index (int | None): Defaults to 255.
+        ignore_index (int | None): Defaults to :data:`~acsdet.utils.IGNORE_INDEX` (255).
         batch_dice (bool): Defaults to True.
         class_weight (list[float] | None): Defaults to None.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
@@ -119,7 +121,7 @@ class SoftDiceLoss(nn.Module):
                  use_sigmoid: bool = False,
                  smooth: float = 1.0,
                  ignore_background: bool = False,
-                 ignore_index: Optional[int] = 255,
+                 ignore_index: Optional[int] = IGNORE_INDEX,
                  batch_dice: bool = True,
                  class_weight: Optional[Sequence[float]] = None,
                  loss_weight: float = 1.0,

@@ -9,6 +9,7 @@ from mmengine.structures import BaseDataElement, PixelData
 
 from acsdet.evaluation.metrics import DiceMetric
 from acsdet.registry import METRICS
+from acsdet.utils import IGNORE_INDEX
 
 # case A: class 1: I=1, |P|=1, |G|=2 -> 2/3; class 2: I=2, |P|=3, |G|=3 -> 2/3
 GT_A, PRED_A = [0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 0]
@@ -67,6 +68,20 @@ def test_ignore_index_and_case_grouping():
     # voxel that is not in its gt (0), half 2 has I=2, |P|=2, |G|=3 (4/5), case B is empty (1)
     m = _evaluate(DiceMetric(num_classes=3, case_key=None), split)
     assert m['per_case/class_2'] == pytest.approx((0 + 4 / 5 + 1.0) / 3)
+
+
+def test_default_ignore_index_leaves_out_ignored_voxels():
+    """IGNORE_INDEX ground truth is left out by default, wherever it lies and whatever is
+    predicted there; with ignore_index=None it is an out-of-range label."""
+    metric = DiceMetric(num_classes=3)
+    assert metric.ignore_index == IGNORE_INDEX
+    gt = [IGNORE_INDEX] + GT_A[:3] + [IGNORE_INDEX] * 2 + GT_A[3:]
+    pred = [2] + PRED_A[:3] + [0, 1] + PRED_A[3:]
+    assert _evaluate(metric, [_sample(pred, gt), _sample(PRED_B, GT_B)]) == \
+        _evaluate(DiceMetric(num_classes=3), [_sample(PRED_A, GT_A), _sample(PRED_B, GT_B)])
+    with pytest.raises(ValueError, match=r'ground truth labels must lie in \[0, 3\), got '
+                                         r'range \[0, 255\]'):
+        DiceMetric(num_classes=3, ignore_index=None).process({}, [_sample(pred, gt)])
 
 
 def test_registered_volumes_pixeldata_and_prefix():

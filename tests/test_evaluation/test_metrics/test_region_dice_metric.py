@@ -5,6 +5,7 @@ import torch
 
 from acsdet.evaluation.metrics import RegionDiceMetric
 from acsdet.registry import METRICS
+from acsdet.utils import IGNORE_INDEX
 
 
 def _sample(pred, gt, case):
@@ -45,3 +46,18 @@ def test_per_case_grouping_and_empty_regions():
     assert out['region_dice/per_case_iou/fg'] == pytest.approx((1 / 3 + 1.0) / 2)
     with pytest.raises(ValueError, match='regions must name at least one region'):
         RegionDiceMetric(regions={})
+
+
+def test_default_ignore_index_leaves_out_ignored_voxels():
+    gt = np.array([0, 1, 2, 3, 3, 2, 0, 0])
+    pred = np.array([0, 3, 2, 3, 0, 0, 2, 1])
+    metric = RegionDiceMetric()
+    assert metric.ignore_index == IGNORE_INDEX
+    metric.dataset_meta = {}
+    # ignored voxels predicted as every region change nothing
+    metric.process(None, [_sample(np.r_[pred, 1, 3], np.r_[gt, IGNORE_INDEX, IGNORE_INDEX],
+                                  'a')])
+    reference = RegionDiceMetric()
+    reference.dataset_meta = {}
+    reference.process(None, [_sample(pred, gt, 'a')])
+    assert metric.evaluate(1) == reference.evaluate(1)
