@@ -187,7 +187,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    from acsdet.utils import register_all_modules
+    from acsdet.apis import register_all_modules
     register_all_modules()
     if args._memory_worker:
         _memory_worker(*args._memory_worker, args, device)

@@ -64,8 +64,8 @@ def bench_loading(root, split, n, cache_dir):
 
 
 def bench_grabcut(root, split, repeats):
-    from acsdet.datasets.deeplesion_png import read_hu_png
-    from acsdet.datasets.recist_grabcut import recist_grabcut_mask
+    from acsdet.data_prep.recist_grabcut import recist_grabcut_mask
+    from acsdet.fileio.deeplesion_png import read_hu_png
     coco = json.load(open(osp.join(root, 'annotations', f'deeplesion_{split}.json')))
     by_id = {im['id']: im for im in coco['images']}
     lesions = []
@@ -102,7 +102,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         root = args.root
         if root is None:
-            from acsdet.datasets.deeplesion_demo import prepare_demo_deeplesion
+            from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
             root = prepare_demo_deeplesion(osp.join(tmp, 'demo'), num_series=30,
                                            image_size=512)['root']
         load = bench_loading(root, args.split, args.samples, osp.join(tmp, 'cache'))

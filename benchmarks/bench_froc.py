@@ -90,9 +90,9 @@ def main():
     from mmengine.logging import MMLogger
 
     from acsdet.evaluation import FROCMetric
-    from acsdet.testing import published_froc_sens_at
     from acsdet.evaluation.functional import (Detections, evaluate_froc, lesion_gt_from_coco,
                                               plot_froc_curves)
+    from acsdet.testing import published_froc_sens_at
     MMLogger.get_instance('bench_froc', log_level='WARNING')  # keep the table quiet
     logging.getLogger('bench_froc').setLevel(logging.WARNING)
 

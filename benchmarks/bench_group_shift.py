@@ -10,7 +10,7 @@
    3x3x3 conv of the same width; median of ``--repeat`` interleaved rounds.
 2. Size: parameters and forward conv multiply-adds per voxel of the tiny 3D U-Net with 3x3x3
    convs, the pointwise one and the pointwise one with Group Shift (GSP-Conv).
-3. POC: the ACS paper's 3D proof-of-concept volumes (``acsdet.datasets.poc_shapes``, 48^3,
+3. POC: the ACS paper's 3D proof-of-concept volumes (``acsdet.data_prep.poc_shapes``, 48^3,
    five solids), generated in memory; each network is trained for ``--iters`` Adam steps
    (lr 1e-3, soft Dice + cross-entropy, batch ``--batch``) and tested on whole volumes;
    Dice / IoU per case (cases without a class in prediction and ground truth left out) and
@@ -38,11 +38,11 @@ from mmengine.logging import MMLogger
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from acsdet.datasets.poc_shapes import make_poc_sample, poc_sample_rng  # noqa: E402
+from acsdet.data_prep.poc_shapes import make_poc_sample, poc_sample_rng  # noqa: E402
 from acsdet.evaluation.metrics import DiceMetric  # noqa: E402
 from acsdet.models.layers import GroupShift  # noqa: E402
 from acsdet.models.losses import soft_dice_loss  # noqa: E402
-from acsdet.models.segmentors import TinyUNet3D  # noqa: E402
+from acsdet.models.seg_networks import TinyUNet3D  # noqa: E402
 
 
 def roll_loop_shift(x, groups, shift_ratio=0.5):

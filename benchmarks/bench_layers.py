@@ -96,7 +96,8 @@ class _RefACSConv(torch.nn.Conv2d):
 
 def net_case(method, shape):
     import torchvision
-    from acsdet.converters import convert_2d_to_3d
+
+    from acsdet.models.converters import convert_2d_to_3d
     torch.manual_seed(0)
     trunk = torchvision.models.densenet121().features
     trunk = convert_2d_to_3d(trunk, 'acs' if method == 'acs_ref' else method,

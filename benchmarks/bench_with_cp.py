@@ -9,9 +9,9 @@ Settings: fp32, fp32 + with_cp, bf16 autocast (``torch.autocast('cpu', torch.bfl
 process; on the CPU the peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) of
 the first forward+backward pass above the resident set before it (activations + gradients +
 workspace); on CUDA ``torch.cuda.max_memory_allocated`` above the memory held before the pass.
-Time: median of ``--repeat`` later passes after one more warm-up, in the same process.  ``--threads`` pins
-torch's intra-op threads (default 1, so runs on a shared 2-core machine are comparable).
-Ratios are against fp32 without with_cp.
+Time: median of ``--repeat`` later passes after one more warm-up, in the same process.
+``--threads`` pins torch's intra-op threads (default 1, so runs on a shared 2-core machine are
+comparable). Ratios are against fp32 without with_cp.
 """
 import argparse
 import json

@@ -25,8 +25,8 @@ import sys
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import (add_split_args, atomic_save_nifti, progress,
-                                         run_converter, seeded_split, write_split_json)
+from acsdet.data_prep.volume_prep import (add_split_args, atomic_save_nifti, progress,
+                                          run_converter, seeded_split, write_split_json)
 
 MODALITIES = ('flair', 't1', 't1ce', 't2')
 LABEL_MAP = {0: 0, 1: 1, 2: 2, 4: 3}

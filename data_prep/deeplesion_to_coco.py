@@ -13,8 +13,8 @@ import os
 import os.path as osp
 import sys
 
-from acsdet.datasets.deeplesion_coco import convert_deeplesion
-from acsdet.datasets.deeplesion_info import DLInfoError
+from acsdet.data_prep.deeplesion_coco import convert_deeplesion
+from acsdet.data_prep.deeplesion_info import DLInfoError
 
 
 def parse_args(argv=None):

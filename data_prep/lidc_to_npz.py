@@ -41,8 +41,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import (add_split_args, atomic_savez, progress, run_converter,
-                                         seeded_split, write_split_json)
+from acsdet.data_prep.volume_prep import (add_split_args, atomic_savez, progress, run_converter,
+                                          seeded_split, write_split_json)
 
 AIR_HU = -1024
 

@@ -22,8 +22,8 @@ import sys
 
 import numpy as np
 
-from acsdet.datasets.volume_prep import (add_split_args, progress, run_converter, seeded_split,
-                                         write_split_json)
+from acsdet.data_prep.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+                                          write_split_json)
 
 VOLUME_RE = re.compile(r'^(test-)?volume-(\d+)\.nii(\.gz)?$')
 

@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from acsdet.datasets.deeplesion_demo import prepare_demo_deeplesion
+from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
 
 
 def parse_args(argv=None):

@@ -11,7 +11,7 @@ writes data/poc/poc_2d/{train,test}/NNNNN.npz and data/poc/poc_3d/{train,test}/N
 import argparse
 import sys
 
-from acsdet.datasets.poc_shapes import POC_DEFAULT_COUNTS, generate_poc_shapes
+from acsdet.data_prep.poc_shapes import POC_DEFAULT_COUNTS, generate_poc_shapes
 
 
 def parse_args(argv=None):

@@ -18,8 +18,8 @@ import os.path as osp
 import re
 import sys
 
-from acsdet.datasets.volume_prep import (add_split_args, progress, run_converter, seeded_split,
-                                         write_split_json)
+from acsdet.data_prep.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+                                          write_split_json)
 
 CASE_RE = re.compile(r'^(Case\d+)(_segmentation)?\.mhd$', re.IGNORECASE)
 

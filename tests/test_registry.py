@@ -3,7 +3,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 from acsdet import registry as acs_registry
-from acsdet.utils import register_all_modules
+from acsdet.apis import register_all_modules
 
 
 def test_nodes_are_children_of_mmdet():

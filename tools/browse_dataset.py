@@ -78,7 +78,7 @@ def parse_window(text: str):
 def _dataset_cfg(args):
     from mmengine.config import Config
 
-    from acsdet.utils import register_all_modules
+    from acsdet.apis import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(args.source)
     if args.cfg_options:

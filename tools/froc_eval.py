@@ -55,9 +55,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     # Imported here so that --help answers without loading mmdet.
-    from acsdet.evaluation.functional import (evaluate_froc, format_froc_table,
-                                              load_detections, load_lesion_gt,
-                                              plot_froc_curves)
+    from acsdet.evaluation.functional import (evaluate_froc, format_froc_table, load_detections,
+                                              load_lesion_gt, plot_froc_curves)
     from acsdet.utils.atomic_write import write_text_atomic
     try:
         gt = load_lesion_gt(args.gt_json, noisy=args.noisy, split=args.split)

@@ -22,7 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None):
-    from acsdet.apis.volume_io import DEFAULT_IMAGE_HU_RANGE, INPUT_TYPES
+    from acsdet.fileio.volume_io import DEFAULT_IMAGE_HU_RANGE, INPUT_TYPES
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 epilog=__doc__[__doc__.index('Writes'):],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,7 +46,8 @@ def parse_args(argv=None):
                    help='link detections on consecutive slices into 3D candidates')
     p.add_argument('--group-score-thr', type=float, default=0.5)
     p.add_argument('--overlays', action='store_true', help='write overlay PNGs')
-    p.add_argument('--window', default='soft_tissue', help='CT window of the overlays, contact sheet and report thumbnails')
+    p.add_argument('--window', default='soft_tissue',
+                   help='CT window of the overlays, contact sheet and report thumbnails')
     p.add_argument('--overlay-score-thr', type=float, default=0.3)
     p.add_argument('--max-overlays', type=int, default=20)
     p.add_argument('--contact-sheet', action='store_true',
@@ -105,12 +106,15 @@ def write_overlays(volume, results, out_dir, window, score_thr, max_overlays):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from acsdet.apis import group_detections_3d, infer_volume, load_detector, read_volume
+    from acsdet.apis import (check_detection_geometry, group_detections_3d, infer_volume,
+                             load_detector)
+    from acsdet.fileio import read_volume
     try:
         volume = read_volume(args.input, args.input_type, pixel_spacing=args.pixel_spacing,
                              slice_interval=args.slice_interval,
                              image_hu_range=args.image_hu_range,
                              check_hu=not args.no_hu_check)
+        check_detection_geometry(volume)
     except (ValueError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -52,8 +52,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.config import Config
 
-    from acsdet.apis import (label_statistics, load_segmentor, read_volume, save_label_map,
-                             segment_volume, segmentation_classes)
+    from acsdet.apis import (label_statistics, load_segmentor, save_label_map, segment_volume,
+                             segmentation_classes)
+    from acsdet.fileio import read_volume
     from acsdet.utils.atomic_write import write_text_atomic
     try:
         cfg = Config.fromfile(args.config)
@@ -88,8 +89,8 @@ def main(argv=None) -> int:
 
 def _num_classes(cfg) -> int:
     """The model's number of classes as the configs state it (0 if not found)."""
-    backbone = cfg.model.get('backbone', {})
-    for owner in (backbone, backbone.get('unet', {})):
+    network = cfg.model.get('network', {})
+    for owner in (network, network.get('unet', {})):
         if 'num_classes' in owner:
             return int(owner['num_classes'])
     return 0

@@ -8,8 +8,9 @@ import argparse
 import os
 import sys
 
-from acsdet.utils.runner_setup import (add_config_and_launcher_args, build_runner,
-                                       common_tool_setup, load_config, parse_tool_args)
+from acsdet.apis import register_all_modules
+from acsdet.engine.runner_setup import (add_config_and_launcher_args, build_runner, load_config,
+                                        parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -35,7 +36,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    common_tool_setup()
+    # fill the registries and make checkpoint loading weights-only safe; the Runner sets
+    # the default scope from cfg.default_scope
+    register_all_modules(init_default_scope=False)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         sys.exit(f'tools/test.py: error: --out must name a .pkl file, got {args.out}')
     if not os.path.isfile(args.checkpoint):
@@ -47,19 +50,21 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         # mmdet's switch (draw=True, show / test_out_dir) on the config's visualization hook:
-        # CTDetVisualizationHook in acsdet's runtime, which writes one PNG per key slice to
-        # <work_dir>/<timestamp>/<show-dir>/<series>_<key>.png, the slice in a CT window
+        # CTDetVisualizationHook for the detectors (one PNG per key slice, in a CT window, to
+        # <work_dir>/<timestamp>/<show-dir>/<series>_<key>.png), SegVisualizationHook for the
+        # segmentors (configs/_base_/seg_runtime.py: slices of image / truth / prediction)
         from mmdet.engine.hooks.utils import trigger_visualization_hook
         cfg = trigger_visualization_hook(cfg, args)
         hook = cfg.default_hooks['visualization']
-        if args.show_score_thr is not None:
-            hook['score_thr'] = args.show_score_thr
-        if args.show_window is not None:
+        for flag, value, key in (('--show-score-thr', args.show_score_thr, 'score_thr'),
+                                 ('--show-window', args.show_window, 'window')):
+            if value is None:
+                continue
             if hook.get('type') != 'CTDetVisualizationHook':
-                sys.exit('tools/test.py: error: --show-window needs '
-                         f'default_hooks.visualization of type CTDetVisualizationHook, '
-                         f'got {hook.get("type")}')
-            hook['window'] = args.show_window
+                sys.exit(f'tools/test.py: error: {flag} needs default_hooks.visualization of '
+                         f'type CTDetVisualizationHook (a detector config), got '
+                         f'{hook.get("type")}')
+            hook[key] = value
     runner = build_runner(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults

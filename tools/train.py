@@ -9,9 +9,10 @@ loading stays ``weights_only`` (see docs/install.md).
 import argparse
 import sys
 
-from acsdet.utils.runner_setup import (ConfigError, add_config_and_launcher_args, build_runner,
-                                       common_tool_setup, enable_amp, enable_auto_scale_lr,
-                                       load_config, parse_tool_args, set_resume)
+from acsdet.apis import register_all_modules
+from acsdet.engine.runner_setup import (ConfigError, add_config_and_launcher_args, build_runner,
+                                        enable_amp, enable_auto_scale_lr, load_config,
+                                        parse_tool_args, set_resume)
 
 
 def parse_args(argv=None):
@@ -19,7 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: float16 + loss scaling on a GPU, bfloat16 autocast on a CPU')
+                        help='mixed precision: float16 + loss scaling on a GPU, bfloat16 '
+                        'autocast on a CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR linearly with the total batch size')
     parser.add_argument(
@@ -32,7 +34,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    common_tool_setup()
+    # fill the registries and make checkpoint loading weights-only safe; the Runner sets
+    # the default scope from cfg.default_scope
+    register_all_modules(init_default_scope=False)
     try:
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         if args.amp:

@@ -32,8 +32,8 @@ def model_from_config(config, checkpoint: Optional[str], device: str = 'cpu',
     Raises:
         FileNotFoundError: No checkpoint file.
     """
+    from acsdet.apis import register_all_modules
     from acsdet.registry import MODELS
-    from acsdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     init_default_scope(cfg.get('default_scope', 'acsdet'))

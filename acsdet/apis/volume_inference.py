@@ -2,7 +2,7 @@
 
 For each target slice the model sees ``D`` slices centred on it, ``target_interval`` mm apart
 (2 mm in the paper), linearly interpolated from the volume's own slices with edge replication:
-the same :func:`acsdet.datasets.slice_interpolation.slice_blend_plan` that
+the same :func:`acsdet.datasets.transforms.slice_interpolation.slice_blend_plan` that
 :class:`~acsdet.datasets.transforms.LoadDeepLesionSlices` uses for training, so a 1 mm or 5 mm
 volume is resampled along z to the model's interval.  The stack is HU-clipped and scaled to
 [0, 1] exactly as in training, then passed through the config's test pipeline minus its
@@ -17,10 +17,11 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from pycocotools import mask as mask_utils
 
-from acsdet.datasets.slice_interpolation import blend_slices, slice_blend_plan
+from acsdet.datasets.transforms.slice_interpolation import blend_slices, slice_blend_plan
+from acsdet.fileio.volume_io import CTVolume
+
 from .lesion_measurements import recist_from_mask
 from .model_from_config import model_from_config
-from .volume_io import CTVolume
 
 __all__ = ['load_detector', 'slice_stack', 'infer_volume', 'group_detections_3d',
            'multi_slice_settings']
@@ -108,6 +109,14 @@ def _detection(volume: CTVolume, index: int, box, score: float, label: int,
     return det
 
 
+def check_detection_geometry(volume: CTVolume) -> None:
+    """Raise a one-line error unless ``volume`` has the voxel spacing detection needs (mm per
+    pixel and slice interval: the slice blending and every mm output depend on it)."""
+    if volume.spacing is None or len(volume.spacing) != 3:
+        raise ValueError(f'{volume.path}: no voxel spacing (a .npz without a spacing array?); '
+                         'detection needs the pixel spacing and the slice interval in mm')
+
+
 @torch.no_grad()
 def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence[int]] = None,
                  batch_size: int = 4, progress: bool = True) -> List[Dict]:
@@ -130,6 +139,7 @@ def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence
         ``label``, and with masks ``mask_rle`` (COCO RLE), ``area_mm2``, ``recist`` (8 px),
         ``long_diameter_mm``, ``short_diameter_mm``), sorted by score.
     """
+    check_detection_geometry(volume)
     settings = multi_slice_settings(cfg)
     steps = [s for s in cfg.test_dataloader.dataset.pipeline
              if not str(s['type']).startswith('Load')]

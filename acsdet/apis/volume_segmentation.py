@@ -1,7 +1,7 @@
 """Segment a user's own volume with a trained volume segmentor (ACS / 3D / 2.5D U-Net, FCN,
 DeepLabv3+, GSP U-Net).
 
-The volume (read by :func:`acsdet.apis.read_volume`: NIfTI, DICOM folder, ...) goes through
+The volume (read by :func:`acsdet.fileio.read_volume`: NIfTI, DICOM folder, ...) goes through
 the config's test pipeline minus its ``Load*`` step, so the same intensity transform
 (``ClipNormalizeVolume`` / ``NormalizeNonzeroVolume``) and resampling (``ResampleVolume``)
 as in testing, then through ``model.test_step``, which applies the config's ``test_cfg``
@@ -18,8 +18,9 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 
+from acsdet.fileio.volume_io import CTVolume
+
 from .model_from_config import model_from_config
-from .volume_io import CTVolume
 
 __all__ = ['load_segmentor', 'segment_volume', 'label_statistics', 'save_label_map',
            'segmentation_classes']
@@ -29,8 +30,8 @@ def load_segmentor(config, checkpoint: Optional[str], device: str = 'cpu'):
     """Build the config's segmentor and load a checkpoint (weights-only, see
     :mod:`acsdet.utils.safe_checkpoint`).
 
-    A ``pretrained_2d`` file named in the config is not read (the checkpoint holds the
-    trained weights).
+    A 2D checkpoint named in the config's ``init_cfg`` is not read (it is applied by
+    ``init_weights()``, which only training calls; the checkpoint holds the trained weights).
 
     Args:
         config (str | Config): Config file or object.
@@ -50,8 +51,6 @@ def load_segmentor(config, checkpoint: Optional[str], device: str = 'cpu'):
             raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; segmentation '
                              "inference needs a 'VolumeSegmentor' (use tools/infer.py for "
                              'detectors)')
-        if cfg.model.get('backbone', {}).get('pretrained_2d'):
-            cfg.model.backbone.pretrained_2d = None
 
     return model_from_config(config, checkpoint, device, prepare, strict=True)
 

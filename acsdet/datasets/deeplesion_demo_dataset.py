@@ -5,9 +5,10 @@ from typing import Optional
 
 from mmengine.dist import barrier, get_dist_info
 
+from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
 from acsdet.registry import DATASETS
+
 from .deeplesion_dataset import DeepLesionDataset
-from .deeplesion_demo import prepare_demo_deeplesion
 
 __all__ = ['DeepLesionDemoDataset']
 

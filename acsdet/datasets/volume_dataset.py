@@ -1,6 +1,7 @@
 """A dataset of volumes for semantic segmentation: ``.npz`` files in a folder, or image /
-label pairs (``.npz`` or NIfTI) listed in a json file (the Medical Segmentation Decathlon's
-``dataset.json`` works as is)."""
+label pairs (``.npz``, NIfTI, MetaImage / NRRD) listed in a json file (the Medical Segmentation
+Decathlon's ``dataset.json`` works as is).  The files are read by ``LoadVolumeFromFile``, i.e.
+by :func:`acsdet.fileio.read_volume`, the reader inference uses."""
 import json
 import os
 import os.path as osp
@@ -8,6 +9,7 @@ from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
 
+from acsdet.fileio import FILE_SUFFIXES
 from acsdet.registry import DATASETS
 
 __all__ = ['VolumeDataset']
@@ -58,8 +60,8 @@ class VolumeDataset(BaseDataset):
     @staticmethod
     def _case_id(path: str) -> str:
         name = osp.basename(path)
-        for suffix in ('.nii.gz', '.nii', '.npz', '.mha', '.nrrd'):
-            if name.endswith(suffix):
+        for suffix in FILE_SUFFIXES:  # '.nii.gz' before '.nii'
+            if name.lower().endswith(suffix):
                 return name[:-len(suffix)]
         return osp.splitext(name)[0]
 

@@ -1,9 +1,11 @@
 from .backbones import *  # noqa: F401,F403
+from .converters import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
-from .detectors import *  # noqa: F401,F403
+from .inferers import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
-from .segmentors import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
+from .seg_networks import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from acsdet.datasets.deeplesion_coco import atomic_write_json
+from acsdet.data_prep.deeplesion_coco import atomic_write_json
 
 
 def _draw_image(rng: np.random.Generator, size: int, max_objects: int):

@@ -7,11 +7,11 @@ arrays (metrics, seeds) and :class:`mmengine.logging.HistoryBuffer` objects (the
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, turns the protection off for every load: a checkpoint
 is a pickle, and a malicious one then runs arbitrary code.
 
-acsdet instead allow-lists exactly the types mmengine writes (:func:`allow_mmengine_checkpoint_types`)
-and replaces mmengine's local-file loader with :func:`load_local_checkpoint`, which keeps
-``weights_only=True`` and turns a refusal into a one-line error naming the file and the offending
-globals.  Both are applied by :func:`acsdet.utils.register_all_modules` and by every tool.
-
+acsdet instead allow-lists exactly the types mmengine writes
+(:func:`allow_mmengine_checkpoint_types`) and replaces mmengine's local-file loader with
+:func:`load_local_checkpoint`, which keeps ``weights_only=True`` and turns a refusal into a
+one-line error naming the file and the offending globals.  Both are applied by
+:func:`acsdet.apis.register_all_modules` and by every tool.
 One subtlety: ``HistoryBuffer.__getstate__`` pickles its statistics methods as
 ``getattr(HistoryBuffer, 'mean')``.  Allow-listing ``builtins.getattr`` itself would let a
 checkpoint reach any attribute of any allowed type (``getattr(numpy.ndarray, 'tofile')`` writes

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from acsdet.evaluation.functional import save_png_atomic
+
 from .finding_tiles import render_finding_tile
 
 __all__ = ['make_contact_sheet', 'write_contact_sheet']

@@ -6,6 +6,7 @@ import torch
 from mmdet.visualization import DetLocalVisualizer
 
 from acsdet.registry import VISUALIZERS
+
 from .ct_window import apply_window
 
 __all__ = ['CTDetLocalVisualizer']

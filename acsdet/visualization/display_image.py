@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from acsdet.datasets.deeplesion_png import read_hu_png
+from acsdet.fileio.deeplesion_png import read_hu_png
 
 __all__ = ['read_display_image']
 

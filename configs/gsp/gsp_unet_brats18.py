@@ -5,16 +5,16 @@
 #   .venv/bin/python data_prep/brats18_to_json.py data/MICCAI_BraTS_2018_Data_Training data/brats18
 #   .venv/bin/python tools/train.py configs/gsp/gsp_unet_brats18.py
 # Baselines (Table 1): unet3d_brats18.py (3x3x3, 80.5) and pointwise_unet_brats18.py
-# (1x1x1 without GS, 79.6).  Other positions: --cfg-options model.backbone.gs_position=CCS.
+# (1x1x1 without GS, 79.6).  Other positions: --cfg-options model.network.gs_position=CCS.
 # Recipe (section 3): SGD, lr 0.01, poly decay with power 0.9, batch 4, Dice loss; momentum
 # and training length are not given: 0.99 and 300 epochs here.
 # Labels are BraTS 1 / 2 / 4 remapped to 1 / 2 / 3; Dice per label and of the WT / TC / ET
 # regions of Table 1 (best checkpoint by their mean, the paper's mDice).
-_base_ = ['../_base_/datasets/brats18.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/brats18.py', '../_base_/seg_runtime.py']
 
 model = dict(
     type='VolumeSegmentor',
-    backbone=dict(
+    network=dict(
         type='GSPUNet3D', in_channels=4, num_classes=4, base_channels=16,
         channel_multipliers=(1, 2, 4, 8, 16), kernel_size=1, gs_position='CSC',
         spatial_groups='BraTSSG', shift_ratio=0.5),

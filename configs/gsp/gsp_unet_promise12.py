@@ -8,17 +8,17 @@
 #   ProSGv2 (1,2,2) (1,4,4) (2,4,4) (1,8,8) (1,8,8)  -> gsp_unet_promise12_prosgv2.py
 #   ProSGv3 (2,2,2) (1,4,4) (1,4,4) (1,8,8) (1,8,8)  -> this file
 #   ProSGv4 (1,2,2) (2,2,2) (2,4,4) (1,8,8) (1,8,8)  -> gsp_unet_promise12_prosgv4.py
-# The GS position: --cfg-options model.backbone.gs_position=CCS (CSC, CCS, CSCS, CSCSUpShift).
+# The GS position: --cfg-options model.network.gs_position=CCS (CSC, CCS, CSCS, CSCSUpShift).
 # Baselines (Table 1): unet3d_promise12.py (3x3x3, 87.3) and pointwise_unet_promise12.py
 # (1x1x1 without GS, 65.5).
 # Recipe (section 3): SGD, lr 0.01, poly decay with power 0.9, batch 4, Dice loss.  The
 # paper gives neither the momentum nor the training length: 0.99 (nnU-Net's) and 500 epochs
 # here.
-_base_ = ['../_base_/datasets/promise12_prostate.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/promise12_prostate.py', '../_base_/seg_runtime.py']
 
 model = dict(
     type='VolumeSegmentor',
-    backbone=dict(
+    network=dict(
         type='GSPUNet3D', in_channels=1, num_classes=2, base_channels=16,
         channel_multipliers=(1, 2, 4, 8, 16), kernel_size=1, gs_position='CSC',
         spatial_groups='ProSGv3', shift_ratio=0.5),
@@ -41,5 +41,5 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
                     save_best='dice/per_case/mean', rule='greater'),
-    # inherited CTDetVisualizationHook draws nothing for volumes
+    # visualization (seg_runtime.py): SegVisualizationHook, 3 slices of 2 volumes per validation
 )

@@ -1,4 +1,4 @@
 # GSP-Conv on PROMISE12 with Table 2's spatial groups ProSGv4 (see gsp_unet_promise12.py).
 _base_ = ['./gsp_unet_promise12.py']
 
-model = dict(backbone=dict(spatial_groups='ProSGv4'))
+model = dict(network=dict(spatial_groups='ProSGv4'))

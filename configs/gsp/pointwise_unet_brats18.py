@@ -2,4 +2,4 @@
 # the tiny 3D U-Net with 1x1x1 convolutions only (see gsp_unet_brats18.py).
 _base_ = ['./gsp_unet_brats18.py']
 
-model = dict(backbone=dict(type='TinyUNet3D', kernel_size=1, gs_position=None))
+model = dict(network=dict(type='TinyUNet3D', kernel_size=1, gs_position=None))

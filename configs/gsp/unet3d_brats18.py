@@ -2,4 +2,4 @@
 # U-Net with 3x3x3 convolutions and no Group Shift (see gsp_unet_brats18.py).
 _base_ = ['./gsp_unet_brats18.py']
 
-model = dict(backbone=dict(type='TinyUNet3D', kernel_size=3, gs_position=None))
+model = dict(network=dict(type='TinyUNet3D', kernel_size=3, gs_position=None))

@@ -2,4 +2,4 @@
 # 3D U-Net with 3x3x3 convolutions and no Group Shift (see gsp_unet_promise12.py).
 _base_ = ['./gsp_unet_promise12.py']
 
-model = dict(backbone=dict(type='TinyUNet3D', kernel_size=3, gs_position=None))
+model = dict(network=dict(type='TinyUNet3D', kernel_size=3, gs_position=None))

@@ -3,24 +3,24 @@
 #   .venv/bin/python data_prep/lidc_to_npz.py data/LIDC-IDRI data/lidc --size 64
 #   .venv/bin/python tools/train.py configs/lidc/fcn_r18_acs_lidc.py          # "ACS r."
 # "ACS p." (ImageNet encoder): torchvision's resnet18 state dict file, e.g.
-#   --cfg-options model.backbone.pretrained_2d=checkpoints/resnet18-f37072fd.pth
-# Siblings fcn_r18_3d_lidc.py (I3D inflation of the same weights with pretrained_2d: "3D p.
+#   --cfg-options model.network.init_cfg.checkpoint=checkpoints/resnet18-f37072fd.pth
+# Siblings fcn_r18_3d_lidc.py (I3D inflation of the same weights with a 2D checkpoint: "3D p.
 # I3D"), fcn_r18_2.5d_lidc.py, and the appendix's variants (Table A1) fcn_r18_mean_acs_lidc.py
 # and fcn_r18_soft_acs_lidc.py differ by conv_type only.
 _base_ = [
     '../_base_/datasets/lidc_nodules.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
-    '../_base_/default_runtime.py'
+    '../_base_/seg_runtime.py'
 ]
 
 model = dict(
     type='VolumeSegmentor',
-    backbone=dict(
+    network=dict(
         type='FCNResNet3D',
         num_classes=_base_.num_classes,
         in_channels=1,
         depth=18,
         conv_type='acs',
-        pretrained_2d=None),
+        init_cfg=dict(type='Pretrained', checkpoint=None)),
     # the paper (and the authors' code): soft Dice over the softmax of both classes
     loss=dict(type='SoftDiceLoss', ignore_background=False, loss_name='loss_dice'),
     # 48^3 nodule crops are tested whole (sizes divisible by 4)

@@ -4,21 +4,21 @@
 #   .venv/bin/python data_prep/lits_to_json.py data/lits
 #   .venv/bin/python tools/train.py configs/lits/deeplabv3plus_r101_acs_lits.py      # "ACS r."
 # "ACS p." (ImageNet encoder): torchvision's resnet101 state dict file, e.g.
-#   --cfg-options model.backbone.pretrained_2d=checkpoints/resnet101-63fe2227.pth
+#   --cfg-options model.network.init_cfg.checkpoint=checkpoints/resnet101-63fe2227.pth
 # Siblings deeplabv3plus_r101_3d_lits.py and deeplabv3plus_r101_2.5d_lits.py differ by
 # conv_type only.
-_base_ = ['../_base_/datasets/lits_liver_tumor.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/datasets/lits_liver_tumor.py', '../_base_/seg_runtime.py']
 
 model = dict(
     type='VolumeSegmentor',
-    backbone=dict(
+    network=dict(
         type='DeepLabV3PlusResNet3D',
         num_classes=_base_.num_classes,
         in_channels=1,
         depth=101,
         output_stride=16,
         conv_type='acs',
-        pretrained_2d=None),
+        init_cfg=dict(type='Pretrained', checkpoint=None)),
     # the paper names no loss for LiTS: soft Dice of liver and tumour + cross-entropy
     loss=[
         dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),

@@ -1,2 +1,2 @@
 _base_ = ['./acs_unet_poc3d.py']
-model = dict(backbone=dict(conv_type='3d'))  # I3D-inflated 3x3x3 kernels
+model = dict(network=dict(conv_type='3d'))  # I3D-inflated 3x3x3 kernels

@@ -3,23 +3,24 @@
 #   .venv/bin/python data_prep/make_poc_shapes.py data/poc
 #   .venv/bin/python tools/train.py configs/poc/acs_unet_poc3d.py
 # "p." (2D-pretrained) run: add
-#   --cfg-options model.backbone.pretrained_2d=work_dirs/<2d run>/epoch_N.pth
-# (a checkpoint of the same UNet2D, e.g. trained on poc_2d; keys may carry 'backbone.').
+#   --cfg-options model.network.init_cfg.checkpoint=work_dirs/<2d run>/epoch_N.pth
+# (a checkpoint of the same UNet2D, e.g. trained on poc_2d; keys may carry 'network.'), and
+#   "model.network.init_cfg.skip=[classifier]" when it has another number of classes.
 # Siblings: 3d_unet_poc3d.py, 2.5d_unet_poc3d.py differ by conv_type only.
 _base_ = [
     '../_base_/datasets/poc_shapes3d.py', '../_base_/schedules/schedule_adam_100e_lidc.py',
-    '../_base_/default_runtime.py'
+    '../_base_/seg_runtime.py'
 ]
 
 conv_type = 'acs'
 
 model = dict(
     type='VolumeSegmentor',
-    backbone=dict(
+    network=dict(
         type='ConvertedUNet3D',
         unet=dict(type='UNet2D', in_channels=1, num_classes=6, widths=(16, 32, 64, 128)),
         conv_type=conv_type,
-        pretrained_2d=None),
+        init_cfg=dict(type='Pretrained', checkpoint=None)),
     loss=[
         dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),
         dict(type='SegCrossEntropyLoss', loss_weight=1.0, loss_name='loss_ce'),
@@ -36,5 +37,5 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
                     save_best='dice/per_case/mean', rule='greater'),
-    # inherited DetVisualizationHook: draw=False, it draws nothing for volumes
+    # visualization (seg_runtime.py): SegVisualizationHook, 3 slices of 2 volumes per validation
 )

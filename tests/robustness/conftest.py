@@ -7,8 +7,8 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from acsdet.datasets.deeplesion_info import DL_INFO_COLUMNS
-from acsdet.datasets.deeplesion_png import write_hu_png
+from acsdet.data_prep.deeplesion_info import DL_INFO_COLUMNS
+from acsdet.fileio.deeplesion_png import write_hu_png
 
 SIZE = 64
 RECIST = [22.0, 32.0, 42.0, 32.0, 32.0, 24.0, 32.0, 40.0]  # 0-based, long axis then short

@@ -12,7 +12,7 @@ import torch
 from conftest import good_root, leftovers, write_dl_info
 from mmengine.config import Config
 
-from acsdet.utils import register_all_modules
+from acsdet.apis import register_all_modules
 
 DEMO = 'configs/acs_maskrcnn_deeplesion_demo.py'
 SMOKE = 'configs/smoke/maskrcnn_r18_fpn_1xb2_3e_synthetic.py'
@@ -126,7 +126,7 @@ def test_unknown_conv_type_through_train_tool(tmp_path, python_exe, repo_root):
         cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == (
-        "ValueError: TruncatedDenseNet3D: conv_type must be one of ['2.5d', '3d', 'acs', "
+        "ValueError: TruncatedDenseNet3D: conv_type must be one of ['acs', '2.5d', '3d', "
         "'mean_acs', 'soft_acs'], got 'acs3'")
     assert not (tmp_path / 'd').exists()  # failed before writing any data
     assert not [p for p in leftovers(str(work)) if p.endswith('.pth')]
@@ -184,8 +184,7 @@ def test_other_architecture_refused_by_test_tool(tmp_path, python_exe, repo_root
 def test_checkpoint_carrying_pickled_code(demo_model, tmp_path):
     from mmengine.runner import load_checkpoint
 
-    from acsdet.utils.safe_checkpoint import (UnsafeCheckpointError,
-                                              install_safe_checkpoint_loading)
+    from acsdet.utils.safe_checkpoint import UnsafeCheckpointError, install_safe_checkpoint_loading
     _, model = demo_model
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {'hook': os.system}}, path)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from acsdet.datasets.deeplesion_demo import make_demo_deeplesion
+from acsdet.data_prep.deeplesion_demo import make_demo_deeplesion
 
 
 def _files(folder):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from acsdet.apis import CTVolume, group_detections_3d, slice_stack
+from acsdet.apis import group_detections_3d, slice_stack
+from acsdet.fileio import CTVolume
 
 
 def _volume(interval):

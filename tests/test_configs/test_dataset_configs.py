@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from acsdet.apis import register_all_modules
+from acsdet.engine.runner_setup import build_runner, load_config
 from acsdet.testing import load_script
 from acsdet.testing.synthetic_volumes import (make_brats_like, make_lidc_like, make_lits_like,
                                               make_promise12_like)
-from acsdet.utils import register_all_modules
-from acsdet.utils.runner_setup import build_runner, load_config
 
 TINY_BACKBONE = dict(type='TinyUNet3D', base_channels=4, channel_multipliers=(1, 2),
                      kernel_size=3, gs_position=None)
@@ -86,7 +86,7 @@ def test_dataset_base_config_trains_and_validates(base, kind, crop, in_channels,
     cfg_file.write_text(
         f"_base_ = [{base_path!r}, "
         f"{osp.join(repo_root, 'configs', '_base_', 'default_runtime.py')!r}]\n"
-        f"model = dict(type='VolumeSegmentor', backbone=dict(in_channels={in_channels}, "
+        f"model = dict(type='VolumeSegmentor', network=dict(in_channels={in_channels}, "
         f"num_classes={num_classes}, **{TINY_BACKBONE!r}), "
         "loss=dict(type='SoftDiceLoss', ignore_background=True), test_cfg=dict(mode='slide', "
         f"window={crop!r}, overlap=0.5))\n"
@@ -119,11 +119,11 @@ def test_gsp_config_trains_and_validates(name, kind, crop, repo_root, tmp_path):
     torch.manual_seed(0)
     cfg = load_config(osp.join(repo_root, 'configs', 'gsp', name + '.py'))
     # shrink: 3 stages of widths 16-32-64 keep the paper's first three per-stage groups
-    groups = cfg.model.backbone.spatial_groups
-    cfg.model.backbone.update(base_channels=16, channel_multipliers=(1, 2, 4))
-    if cfg.model.backbone.gs_position is not None:
-        from acsdet.models.segmentors.tiny_unet3d import SPATIAL_GROUP_PRESETS
-        cfg.model.backbone.spatial_groups = list(SPATIAL_GROUP_PRESETS[groups][:3])
+    groups = cfg.model.network.spatial_groups
+    cfg.model.network.update(base_channels=16, channel_multipliers=(1, 2, 4))
+    if cfg.model.network.gs_position is not None:
+        from acsdet.models.seg_networks.tiny_unet3d import SPATIAL_GROUP_PRESETS
+        cfg.model.network.spatial_groups = list(SPATIAL_GROUP_PRESETS[groups][:3])
     cfg.model.test_cfg.window = crop
     _shrink_crops(cfg, crop)
     data_root = _prepare(kind, repo_root, tmp_path)
@@ -136,24 +136,24 @@ def test_gsp_config_siblings(repo_root):
     """The ProSG siblings and baselines differ from their parent only where they say."""
     gsp = osp.join(repo_root, 'configs', 'gsp')
     parent = load_config(osp.join(gsp, 'gsp_unet_promise12.py'))
-    assert parent.model.backbone.spatial_groups == 'ProSGv3'
-    assert parent.model.backbone.gs_position == 'CSC'
+    assert parent.model.network.spatial_groups == 'ProSGv3'
+    assert parent.model.network.gs_position == 'CSC'
     assert parent.train_dataloader.batch_size == 4
     assert parent.optim_wrapper.optimizer.type == 'SGD'
     assert parent.optim_wrapper.optimizer.lr == 0.01
     assert parent.param_scheduler[0].type == 'PolyLR' and parent.param_scheduler[0].power == 0.9
     for v in (1, 2, 4):
         cfg = load_config(osp.join(gsp, f'gsp_unet_promise12_prosgv{v}.py'))
-        assert cfg.model.backbone.spatial_groups == f'ProSGv{v}'
-        assert cfg.model.backbone.gs_position == 'CSC'
+        assert cfg.model.network.spatial_groups == f'ProSGv{v}'
+        assert cfg.model.network.gs_position == 'CSC'
     twin = load_config(osp.join(gsp, 'unet3d_promise12.py'))
-    assert (twin.model.backbone.type, twin.model.backbone.kernel_size,
-            twin.model.backbone.gs_position) == ('TinyUNet3D', 3, None)
+    assert (twin.model.network.type, twin.model.network.kernel_size,
+            twin.model.network.gs_position) == ('TinyUNet3D', 3, None)
     brats = load_config(osp.join(gsp, 'gsp_unet_brats18.py'))
-    assert brats.model.backbone.spatial_groups == 'BraTSSG'
-    assert brats.model.backbone.in_channels == 4 and brats.model.backbone.num_classes == 4
+    assert brats.model.network.spatial_groups == 'BraTSSG'
+    assert brats.model.network.in_channels == 4 and brats.model.network.num_classes == 4
     for name, kernel in (('unet3d_brats18', 3), ('pointwise_unet_brats18', 1),
                          ('pointwise_unet_promise12', 1)):
         cfg = load_config(osp.join(gsp, name + '.py'))
-        assert cfg.model.backbone.kernel_size == kernel
-        assert cfg.model.backbone.gs_position is None
+        assert cfg.model.network.kernel_size == kernel
+        assert cfg.model.network.gs_position is None

@@ -1,14 +1,15 @@
 """configs/lidc (ResNet-18 FCN) and configs/lits (DeepLabv3+ ResNet-101): the paper's settings,
-siblings differing by conv_type only (LIDC also has the appendix's Mean-/Soft-ACS), and each config training one iteration and validating
-(whole crops for LIDC, sliding windows for LiTS) on tiny generated data."""
+siblings differing by conv_type only (LIDC also has the appendix's Mean-/Soft-ACS), and each
+config training one iteration and validating (whole crops for LIDC, sliding windows for LiTS)
+on tiny generated data."""
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
-from acsdet.models.segmentors import window_starts
+from acsdet.engine.runner_setup import build_runner
+from acsdet.models.inferers import window_starts
 from acsdet.testing import load_script, make_lidc_like, make_lits_like
-from acsdet.utils.runner_setup import build_runner
 
 CONV_TYPES = ('acs', '3d', '2.5d')
 LIDC_CONV_TYPES = CONV_TYPES + ('mean_acs', 'soft_acs')  # + the appendix's Table A1
@@ -24,21 +25,21 @@ def _load(repo_root, pattern, conv_type):
 def test_siblings_differ_by_conv_type_only(repo_root, pattern, conv_types):
     cfgs = {ct: _load(repo_root, pattern, ct) for ct in conv_types}
     for ct, cfg in cfgs.items():
-        assert cfg.model.backbone.conv_type == ct
+        assert cfg.model.network.conv_type == ct
     dumps = {ct: cfg.to_dict() for ct, cfg in cfgs.items()}
     for d in dumps.values():
-        d['model']['backbone'].pop('conv_type')
+        d['model']['network'].pop('conv_type')
     assert all(d == dumps['acs'] for d in dumps.values())
     for name in conv_types[1:]:  # one line: _base_ + that model line
         text = open(osp.join(repo_root, pattern.format(name))).read()
         assert [ln for ln in text.splitlines() if ln.strip()][1].startswith(
-            "model = dict(backbone=dict(conv_type='")
+            "model = dict(network=dict(conv_type='")
 
 
 def test_lidc_paper_settings(repo_root):
     cfg = _load(repo_root, LIDC, 'acs')
-    assert cfg.model.backbone.type == 'FCNResNet3D' and cfg.model.backbone.depth == 18
-    assert cfg.model.backbone.num_classes == 2
+    assert cfg.model.network.type == 'FCNResNet3D' and cfg.model.network.depth == 18
+    assert cfg.model.network.num_classes == 2
     assert cfg.model.loss.type == 'SoftDiceLoss'  # "Dice loss with a batch of 8"
     assert cfg.train_dataloader.batch_size == 8
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
@@ -50,8 +51,8 @@ def test_lidc_paper_settings(repo_root):
 
 def test_lits_paper_settings(repo_root):
     cfg = _load(repo_root, LITS, 'acs')
-    assert cfg.model.backbone.type == 'DeepLabV3PlusResNet3D'
-    assert cfg.model.backbone.depth == 101 and cfg.model.backbone.num_classes == 3
+    assert cfg.model.network.type == 'DeepLabV3PlusResNet3D'
+    assert cfg.model.network.depth == 101 and cfg.model.network.num_classes == 3
     assert [loss.type for loss in cfg.model.loss] == ['SoftDiceLoss', 'SegCrossEntropyLoss']
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-3)
     assert cfg.train_cfg.max_epochs == 6000
@@ -127,7 +128,7 @@ def test_lidc_config_trains_and_validates(repo_root, lidc_root, tmp_path, conv_t
     assert len(runner.train_dataloader.dataset) == 1 and len(runner.val_dataloader.dataset) == 1
     assert losses > 0
     assert 0.0 <= metrics['val/dice/global/mean'].current() <= 1.0
-    conv = runner.model.backbone.backbone.layer1[0].conv1
+    conv = runner.model.network.backbone.layer1[0].conv1
     assert type(conv).__name__ == {'acs': 'ACSConv', '3d': 'InflatedConv3d',
                                    '2.5d': 'Conv2_5d', 'mean_acs': 'MeanACSConv',
                                    'soft_acs': 'SoftACSConv'}[conv_type]
@@ -140,7 +141,7 @@ def test_lits_config_trains_and_slides(repo_root, lits_root, tmp_path, conv_type
     # a ResNet-18 DeepLabv3+ of small widths, 16^3 crops and 16 x 32 x 32 windows (2 along
     # the 20 slices at the config's overlap) keep this fast; the rest (pipeline, losses,
     # sliding-window validation, metric) is the config's
-    cfg.model.backbone.update(depth=18, aspp_channels=16, low_level_channels=8,
+    cfg.model.network.update(depth=18, aspp_channels=16, low_level_channels=8,
                               decoder_channels=16)
     cfg.model.test_cfg.window = (16, 32, 32)
     cfg = _shrink(cfg, lits_root, str(tmp_path / 'work'), crop_size=(16, 16, 16), batch_size=2)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from acsdet.datasets import deeplesion_coco
-from acsdet.datasets.deeplesion_coco import convert_deeplesion
-from acsdet.datasets.deeplesion_info import DL_INFO_COLUMNS, DLInfoError
-from acsdet.datasets.deeplesion_png import write_hu_png
+from acsdet.data_prep import deeplesion_coco
+from acsdet.data_prep.deeplesion_coco import convert_deeplesion
+from acsdet.data_prep.deeplesion_info import DL_INFO_COLUMNS, DLInfoError
+from acsdet.fileio.deeplesion_png import write_hu_png
 
 SIZE = 128
 

@@ -5,9 +5,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from acsdet.datasets.deeplesion_demo import make_demo_deeplesion, prepare_demo_deeplesion
-from acsdet.datasets.deeplesion_info import read_dl_info
-from acsdet.datasets.deeplesion_png import read_hu_png, slice_path
+from acsdet.data_prep.deeplesion_demo import make_demo_deeplesion, prepare_demo_deeplesion
+from acsdet.data_prep.deeplesion_info import read_dl_info
+from acsdet.fileio.deeplesion_png import read_hu_png, slice_path
 
 SIZE = 256
 

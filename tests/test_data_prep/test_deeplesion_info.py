@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from acsdet.datasets.deeplesion_info import (DL_INFO_COLUMNS, DLInfoError, group_by_key_slice,
-                                             parse_dl_info_row, read_dl_info)
+from acsdet.data_prep.deeplesion_info import (DL_INFO_COLUMNS, DLInfoError, group_by_key_slice,
+                                              parse_dl_info_row, read_dl_info)
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from acsdet.datasets import VolumeDataset
-from acsdet.datasets.transforms import LoadVolumeFromFile, read_volume
+from acsdet.datasets.transforms import LoadVolumeFromFile
+from acsdet.fileio import read_volume
 from acsdet.testing import load_script, make_promise12_like
 
 

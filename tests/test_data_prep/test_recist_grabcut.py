@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from acsdet.datasets.recist_grabcut import (recist_ellipse_mask, recist_grabcut_mask,
-                                            recist_quadrilateral, window_to_uint8)
+from acsdet.data_prep.recist_grabcut import (recist_ellipse_mask, recist_grabcut_mask,
+                                             recist_quadrilateral, window_to_uint8)
 
 
 def _lesion_image(size=160, cx=80.0, cy=70.0, a=22.0, b=13.0, theta=0.4, seed=0):

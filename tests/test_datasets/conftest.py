@@ -1,7 +1,7 @@
 """A small DeepLesion-format demo dataset (10 key slices of 128x128), converted to COCO."""
 import pytest
 
-from acsdet.datasets.deeplesion_demo import prepare_demo_deeplesion
+from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
 
 
 @pytest.fixture(scope='session')

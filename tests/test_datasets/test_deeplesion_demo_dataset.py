@@ -3,8 +3,8 @@ import os
 
 import pytest
 
+from acsdet.apis import register_all_modules
 from acsdet.datasets import DeepLesionDemoDataset
-from acsdet.utils import register_all_modules
 
 PIPELINE = [dict(type='LoadDeepLesionSlices', num_slices=3),
             dict(type='LoadDeepLesionAnnotations', with_bbox=True, with_mask=True),

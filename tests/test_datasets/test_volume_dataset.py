@@ -7,10 +7,13 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from acsdet.datasets import VolumeDataset, generate_poc_shapes, load_poc_sample
-from acsdet.datasets.transforms import (ClipNormalizeVolume, LoadVolumeFromFile,
-                                        PackVolumeInputs, RandomCropVolume, RandomFlipVolume,
-                                        RandomRot90Volume, ResampleVolume, read_volume)
+from acsdet.data_prep import generate_poc_shapes, load_poc_sample
+from acsdet.datasets import VolumeDataset
+from acsdet.datasets.transforms import (ClipNormalizeVolume, LoadVolumeFromFile, PackVolumeInputs,
+                                        RandomCropVolume, RandomFlipVolume, RandomRot90Volume,
+                                        ResampleVolume)
+from acsdet.fileio import read_volume
+
 
 @pytest.fixture(autouse=True)
 def acsdet_scope():
@@ -86,7 +89,7 @@ def test_nifti_pairs_from_json(tmp_path, msd):
 def test_read_errors(tmp_path):
     np.savez(tmp_path / 'a.npz', image=np.zeros((2, 2, 2)))
     with pytest.raises(KeyError, match=r"a.npz: missing key 'label' \(has \['image'\]\)"):
-        read_volume(str(tmp_path / 'a.npz'), 'label')
+        read_volume(str(tmp_path / 'a.npz'), key='label')
     (tmp_path / 'b.raw').write_bytes(b'')
     with pytest.raises(ValueError, match=r'b.raw: unknown volume format'):
         read_volume(str(tmp_path / 'b.raw'))

@@ -1,10 +1,10 @@
-"""Config preparation of a CPU-only distributed run (acsdet.utils.runner_setup)."""
+"""Config preparation of a CPU-only distributed run (acsdet.engine.runner_setup)."""
 import os.path as osp
 
 import pytest
 import torch
 
-from acsdet.utils.runner_setup import load_config
+from acsdet.engine.runner_setup import load_config
 
 SMOKE_CFG = 'configs/smoke/maskrcnn_r18_fpn_1xb2_3e_synthetic.py'
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')

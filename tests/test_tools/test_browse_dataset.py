@@ -20,7 +20,7 @@ def browse(repo_root):
 
 @pytest.fixture(scope='module')
 def demo_data(tmp_path_factory):
-    from acsdet.datasets.deeplesion_demo import prepare_demo_deeplesion
+    from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
     return prepare_demo_deeplesion(str(tmp_path_factory.mktemp('demo')), num_series=6,
                                    image_size=96, seed=0)
 
@@ -97,7 +97,7 @@ def test_real_key_slices_json(browse, shared_dir, tmp_path):
         assert img.shape == (512, 512, 3)
         for a in (a for a in coco['annotations'] if a['image_id'] == im['id']):
             x, y, w, h = a['bbox']
-            cx, cy = int(x + w / 2), int(y + h / 2)
+            cy = int(y + h / 2)
             # the polygon mask (green tint) covers the box centre, outside the RECIST lines
             px = img[cy - 2:cy + 3, int(x + w / 4) - 1:int(x + w / 4) + 2].reshape(-1, 3)
             assert (px[:, 1].astype(int) - px[:, 0] > 20).any()

@@ -11,18 +11,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-
-def _load_ct_files():
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_apis', 'ct_files.py')
-    spec = importlib.util.spec_from_file_location('acsdet_test_ct_files', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_ct = _load_ct_files()
-SPACING, phantom = _ct.SPACING, _ct.phantom
-write_dicom_series, write_nifti = _ct.write_dicom_series, _ct.write_nifti
+from acsdet.testing.ct_files import SPACING, phantom, write_dicom_series, write_nifti
 
 
 @pytest.fixture(scope='module')
@@ -114,4 +103,18 @@ def test_infer_bad_input_is_one_line_error(tmp_path, infer_tool, capsys):
     cv2.imwrite(str(photo), np.full((8, 8, 3), 128, np.uint8))
     assert infer_tool.main(['unused.py', 'unused.pth', str(photo)]) == 2
     assert '8-bit image has no HU; pass input_type="image"' in capsys.readouterr().err
+    assert not (tmp_path / 'detections.json').exists()
+
+
+def test_infer_npz_without_spacing_is_refused_before_the_model_loads(tmp_path, infer_tool,
+                                                                      capsys):
+    """A prepared .npz crop may store no spacing: detection cannot place slices or mm, so it
+    is refused in one line (the model files are never opened)."""
+    crop = tmp_path / 'crop.npz'
+    np.savez(crop, image=phantom().astype(np.float32))
+    rc = infer_tool.main(['unused.py', 'unused.pth', str(crop), '--out-dir', str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and '\n' not in err
+    assert err == (f'error: {crop}: no voxel spacing (a .npz without a spacing array?); '
+                   'detection needs the pixel spacing and the slice interval in mm')
     assert not (tmp_path / 'detections.json').exists()

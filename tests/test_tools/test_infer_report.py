@@ -31,7 +31,7 @@ class _Imgs(HTMLParser):
 
 @pytest.mark.slow
 def test_infer_writes_contact_sheet_and_report(repo_root, tmp_path):
-    ct = _module(osp.join(repo_root, 'tests', 'test_apis', 'ct_files.py'), 'acsdet_ct_files_r')
+    from acsdet.testing import ct_files as ct
     tool = _module(osp.join(repo_root, 'tools', 'infer.py'), 'acsdet_infer_tool_r')
     from acsdet.apis import load_detector
     config = osp.join(repo_root, 'configs', 'acs_maskrcnn_deeplesion_demo.py')

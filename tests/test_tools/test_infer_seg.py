@@ -23,7 +23,7 @@ DIRECTION = (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0)  # LPS flipped in-pl
 
 def _small_cfg(repo_root, **test_cfg):
     cfg = Config.fromfile(osp.join(repo_root, POC_ACS))
-    cfg.model.backbone.unet.widths = (4, 8)
+    cfg.model.network.unet.widths = (4, 8)
     if test_cfg:
         cfg.model.test_cfg = test_cfg
     return cfg
@@ -47,7 +47,7 @@ def checkpoint(repo_root, tmp_path_factory):
     config = str(folder / 'small_acs_unet_poc3d.py')
     with open(config, 'w') as f:
         f.write(f"_base_ = [{osp.join(repo_root, POC_ACS)!r}]\n"
-                "model = dict(backbone=dict(unet=dict(widths=(4, 8))))\n")
+                "model = dict(network=dict(unet=dict(widths=(4, 8))))\n")
     return config, path
 
 
@@ -108,7 +108,8 @@ def test_tool_writes_label_map_in_the_input_frame(tool, checkpoint, nifti, tmp_p
 
 def test_resampled_and_sliding_predictions_come_back_on_the_input_grid(repo_root, checkpoint,
                                                                         nifti):
-    from acsdet.apis import load_segmentor, read_volume, segment_volume
+    from acsdet.apis import load_segmentor, segment_volume
+    from acsdet.fileio import read_volume
     config, ckpt = checkpoint
     volume = read_volume(nifti)
     cfg = Config.fromfile(config)
@@ -148,7 +149,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tool, checkpoint, nifti, repo_
         ([config, ckpt, str(tmp_path / 'nothing.nii.gz')], 'nothing.nii.gz'),
         ([osp.join(repo_root, 'configs', 'acs_maskrcnn_deeplesion_demo.py'), ckpt, nifti],
          'VolumeSegmentor'),
-        ([config, ckpt, nifti, '--cfg-options', 'model.backbone.unet.widths=(8,16)'],
+        ([config, ckpt, nifti, '--cfg-options', 'model.network.unet.widths=(8,16)'],
          'not a checkpoint of the config\'s model'),
     ]
     for argv, message in cases:
@@ -168,9 +169,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tool, checkpoint, nifti, repo_
 
 
 def test_multi_channel_models_are_refused(repo_root, nifti):
-    from acsdet.apis import load_segmentor, read_volume, segment_volume
+    from acsdet.apis import load_segmentor, segment_volume
+    from acsdet.fileio import read_volume
     cfg = _small_cfg(repo_root)
-    cfg.model.backbone.unet.in_channels = 4  # as BraTS' four MR sequences
+    cfg.model.network.unet.in_channels = 4  # as BraTS' four MR sequences
     model, cfg = load_segmentor(cfg, None)
     with pytest.raises(ValueError, match='takes 4 input channels'):
         segment_volume(model, cfg, read_volume(nifti))

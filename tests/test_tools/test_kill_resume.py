@@ -70,7 +70,7 @@ randomness = dict(seed=0, deterministic=True)
 def _seg_config(tmp_path, repo_root):
     """The ACS POC segmentation config, tiny: 4 training volumes, 32^3 random crops and
     flips, a 3-stage UNet of widths 4-8-16, Dice validation at the end."""
-    from acsdet.datasets import generate_poc_shapes
+    from acsdet.data_prep import generate_poc_shapes
     generate_poc_shapes(str(tmp_path / 'poc'), counts={'3d': {'train': 4, 'test': 2}},
                         dims=('3d', ))
     base = osp.join(repo_root, 'configs', 'poc', 'acs_unet_poc3d.py')
@@ -78,7 +78,7 @@ def _seg_config(tmp_path, repo_root):
     text = f'''
 _base_ = {base!r}
 data_root = {data_root!r}
-model = dict(backbone=dict(unet=dict(widths=(4, 8, 16))))
+model = dict(network=dict(unet=dict(widths=(4, 8, 16))))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=[

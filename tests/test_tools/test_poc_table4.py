@@ -53,10 +53,10 @@ def test_derived_config_sizes_the_poc_configs(table4, tmp_path):
     path = tmp_path / 'acs_p.py'
     path.write_text(table4.derived_config('ACS p.', args, str(tmp_path / 'data'), '/x/e.pth'))
     cfg = Config.fromfile(str(path))
-    assert cfg.model.backbone.conv_type == 'acs'
-    assert cfg.model.backbone.unet.widths == (4, 8, 16)
-    assert cfg.model.backbone.pretrained_2d == '/x/e.pth'
-    assert tuple(cfg.model.backbone.pretrained_2d_skip) == ('classifier', )
+    assert cfg.model.network.conv_type == 'acs'
+    assert cfg.model.network.unet.widths == (4, 8, 16)
+    assert cfg.model.network.init_cfg == dict(type='Pretrained', checkpoint='/x/e.pth',
+                                              skip=('classifier', ))
     assert cfg.train_dataloader.dataset.pipeline[1] == dict(type='RandomCropVolume',
                                                             crop_size=32)
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'data' / 'poc_3d') + '/'
@@ -67,7 +67,7 @@ def test_derived_config_sizes_the_poc_configs(table4, tmp_path):
     args = table4.parse_args([])
     path.write_text(table4.derived_config('unet2d', args, str(tmp_path / 'data'), None))
     cfg = Config.fromfile(str(path))
-    assert cfg.model.backbone.type == 'UNet2D' and cfg.model.backbone.num_classes == 3
+    assert cfg.model.network.type == 'UNet2D' and cfg.model.network.num_classes == 3
     assert cfg.train_cfg.max_epochs == 100 and cfg.param_scheduler[0].milestones == [50, 75]
     assert cfg.train_dataloader.batch_size == 16
     assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline] == [

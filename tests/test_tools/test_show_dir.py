@@ -71,9 +71,9 @@ def test_show_dir_keeps_8bit_rgb_images_of_the_smoke_config(repo_root, tmp_path,
     they are, ground truth where the json puts it."""
     from mmengine.config import Config
 
+    from acsdet.apis import register_all_modules
     from acsdet.registry import MODELS
     from acsdet.testing import make_synthetic_coco
-    from acsdet.utils import register_all_modules
     register_all_modules()
     data = tmp_path / 'data'
     make_synthetic_coco(str(data), num_train=1, num_val=2, size=96)
@@ -109,3 +109,22 @@ def test_show_dir_keeps_8bit_rgb_images_of_the_smoke_config(repo_root, tmp_path,
                 edge = left[y + 2:y + h - 2, max(x - 1, 0):x + 2].reshape(-1, 3).astype(int)
                 assert (edge[:, 1] - edge[:, 2] > 40).mean() > 0.3
         np.testing.assert_array_equal(left[outside], src[outside])
+
+
+@pytest.mark.parametrize('flag, value', [('--show-score-thr', '0.5'),
+                                         ('--show-window', 'lung')])
+def test_detection_only_show_flags_on_a_segmentation_config(repo_root, tmp_path, python_exe,
+                                                            flag, value):
+    """A segmentation config draws with SegVisualizationHook: the detection picture options
+    are a one-line error before anything is built (they used to reach the hook's build)."""
+    ckpt = tmp_path / 'any.pth'
+    ckpt.write_bytes(b'')
+    proc = subprocess.run(
+        [python_exe, 'tools/test.py', 'configs/poc/acs_unet_poc3d.py', str(ckpt),
+         '--work-dir', str(tmp_path / 'w'), '--show-dir', 'shown', flag, value],
+        cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'tools/test.py: error: {flag} needs default_hooks.visualization of type '
+        'CTDetVisualizationHook (a detector config), got SegVisualizationHook')
+    assert not (tmp_path / 'w').exists()

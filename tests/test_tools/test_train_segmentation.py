@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from acsdet.datasets import generate_poc_shapes
+from acsdet.data_prep import generate_poc_shapes
 from acsdet.utils import allow_mmengine_checkpoint_types, load_local_checkpoint
 
 
@@ -17,7 +17,7 @@ def _tiny_config(tmp_path, repo_root, data_root):
 _base_ = {base!r}
 data_root = {str(data_root) + '/'!r}
 model = dict(
-    backbone=dict(unet=dict(widths=(4, 8, 16))),
+    network=dict(unet=dict(widths=(4, 8, 16))),
     test_cfg=dict(mode='slide', window=(32, 32, 32), overlap=0.5, blend='gaussian'))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
@@ -57,8 +57,8 @@ def test_train_and_test_poc3d(tmp_path, repo_root, python_exe):
     ckpt = str(work / 'epoch_2.pth')
     weights = load_local_checkpoint(ckpt, map_location='cpu')['state_dict']
     # ACS keeps 2D kernels (Cout, Cin, 3, 3) inside the converted U-Net
-    assert weights['backbone.unet.encoder.1.0.weight'].shape == (8, 4, 3, 3)
-    assert weights['backbone.unet.classifier.weight'].shape == (6, 4, 1, 1)
+    assert weights['network.unet.encoder.1.0.weight'].shape == (8, 4, 3, 3)
+    assert weights['network.unet.classifier.weight'].shape == (6, 4, 1, 1)
 
     proc = subprocess.run([python_exe, 'tools/test.py', cfg, ckpt, '--work-dir',
                            str(tmp_path / 'test')], cwd=repo_root, capture_output=True,
@@ -72,8 +72,8 @@ def test_poc2d_pipeline_gives_2d_samples(tmp_path, repo_root):
     """configs/_base_/datasets/poc_shapes2d.py: (1, 48, 48) images, (48, 48) label maps."""
     from mmengine.config import Config
 
+    from acsdet.apis import register_all_modules
     from acsdet.registry import DATASETS
-    from acsdet.utils import register_all_modules
     register_all_modules()
     generate_poc_shapes(str(tmp_path / 'poc'), counts={'2d': {'train': 2, 'test': 1}},
                         dims=('2d', ))
@@ -99,14 +99,15 @@ def test_poc2d_pipeline_gives_2d_samples(tmp_path, repo_root):
 @pytest.mark.slow
 def test_train_unet2d_poc2d(tmp_path, repo_root, python_exe):
     """configs/poc/unet2d_poc2d.py trains 2 iterations through tools/train.py and its
-    checkpoint is the pretrained_2d of the ACS config (classifier skipped: 3 vs 6 classes)."""
+    checkpoint is the 2D checkpoint (init_cfg) of the ACS config (classifier skipped: 3 vs 6
+    classes)."""
     generate_poc_shapes(str(tmp_path / 'poc'), counts={'2d': {'train': 4, 'test': 2}},
                         dims=('2d', ))
     root = str(tmp_path / 'poc' / 'poc_2d') + '/'
     cfg = tmp_path / 'tiny_unet2d_poc2d.py'
     cfg.write_text(f'''
 _base_ = {osp.join(repo_root, 'configs', 'poc', 'unet2d_poc2d.py')!r}
-model = dict(backbone=dict(widths=(4, 8, 16)))
+model = dict(network=dict(widths=(4, 8, 16)))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root={root!r}))
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root={root!r}))
@@ -125,12 +126,13 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
     assert re.search(r'dice/per_case/class_2: \d\.\d+', log)
     assert not re.search(r'class_3', log)  # 2 foreground classes
 
-    from acsdet.models.segmentors import ConvertedUNet3D
+    from acsdet.models.seg_networks import ConvertedUNet3D
+    from acsdet.testing import with_2d_weights
     allow_mmengine_checkpoint_types()
     weights = load_local_checkpoint(str(work / 'epoch_1.pth'), map_location='cpu')['state_dict']
-    assert weights['backbone.encoder.0.0.weight'].shape == (4, 1, 3, 3)
-    model = ConvertedUNet3D(dict(type='UNet2D', num_classes=6, widths=(4, 8, 16)), 'acs',
-                            pretrained_2d=str(work / 'epoch_1.pth'),
-                            pretrained_2d_skip=('classifier', ))
+    assert weights['network.encoder.0.0.weight'].shape == (4, 1, 3, 3)
+    model = with_2d_weights(ConvertedUNet3D, str(work / 'epoch_1.pth'),
+                            dict(type='UNet2D', num_classes=6, widths=(4, 8, 16)), 'acs',
+                            skip=('classifier', ))
     assert model.unet.classifier.weight.shape == (6, 4, 1, 1)
-    assert model.unet.encoder[0][0].weight.equal(weights['backbone.encoder.0.0.weight'])
+    assert model.unet.encoder[0][0].weight.equal(weights['network.encoder.0.0.weight'])

@@ -72,7 +72,7 @@ def test_read_state_dict_unwraps_every_layout(tmp_path):
     when asked and only when every key has it; bad files are one-line errors."""
     from mmengine.logging import MessageHub
 
-    from acsdet.utils import read_state_dict
+    from acsdet.utils.safe_checkpoint import read_state_dict
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
     flat = net.state_dict()
     hub = MessageHub.get_instance('test_read_state_dict')

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from acsdet.visualization import (decode_rle, make_contact_sheet, render_finding_tile,
-                                  top_findings, write_contact_sheet)
+from acsdet.visualization import (decode_rle, make_contact_sheet, render_finding_tile, top_findings,
+                                  write_contact_sheet)
 from acsdet.visualization.finding_tiles import PRED_COLOR, RECIST_COLOR
 
 

@@ -104,7 +104,7 @@ def parse_args(argv=None):
 
 def ensure_data(root: str, n2d, n3d, seed: int) -> None:
     """Write the POC data sets under ``root`` unless a ``meta.json`` says they are there."""
-    from acsdet.datasets import generate_poc_shapes
+    from acsdet.data_prep import generate_poc_shapes
     for dim, (n_train, n_test) in (('2d', n2d), ('3d', n3d)):
         meta_path = osp.join(root, f'poc_{dim}', 'meta.json')
         want = {'train': n_train, 'test': n_test}
@@ -127,10 +127,11 @@ def derived_config(row: str, args, data_root: str, pretrained: Optional[str]) ->
     epochs = args.epochs_2d if is_2d else args.epochs_3d
     widths = tuple(args.widths)
     if is_2d:
-        backbone = f'dict(widths={widths!r})'
+        network = f'dict(widths={widths!r})'
     else:
-        backbone = (f'dict(unet=dict(widths={widths!r}), pretrained_2d={pretrained!r}, '
-                    f"pretrained_2d_skip={('classifier', ) if pretrained else ()!r})")
+        skip = ('classifier', ) if pretrained else ()
+        network = (f"dict(unet=dict(widths={widths!r}), init_cfg=dict(type='Pretrained', "
+                   f'checkpoint={pretrained!r}, skip={skip!r}))')
     pipeline = ''
     if not is_2d and args.crop:
         pipeline = (f", pipeline=[dict(type='LoadVolumeFromFile'), "
@@ -142,7 +143,7 @@ def derived_config(row: str, args, data_root: str, pretrained: Optional[str]) ->
     milestones = sorted({max(1, epochs // 2), max(1, epochs * 3 // 4)})
     return f'''# written by tools/analysis_tools/poc_table4.py: row {row!r}
 _base_ = [{osp.join(REPO_ROOT, 'configs', 'poc', base)!r}]
-model = dict(backbone={backbone})
+model = dict(network={network})
 train_dataloader = dict(batch_size={args.batch_2d if is_2d else args.batch_3d}, {loader},
                         dataset=dict(data_root={dim_root!r}{pipeline}))
 val_dataloader = dict({loader}, dataset=dict(data_root={dim_root!r}))
@@ -160,14 +161,11 @@ def fp32_size_mb(config_path: str) -> float:
     """MB (1e6 bytes) of the fp32 parameters of the model of a config (built untrained)."""
     from mmengine.config import Config
 
+    from acsdet.apis import register_all_modules
     from acsdet.registry import MODELS
-    from acsdet.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(config_path)
-    backbone = cfg.model.backbone
-    if 'pretrained_2d' in backbone:  # the size does not depend on the weights
-        backbone.pretrained_2d = None
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(cfg.model)  # reads no weight file (init_weights is not called)
     return sum(p.numel() for p in model.parameters()) * 4 / 1e6
 
 

@@ -5,11 +5,11 @@ from typing import Optional, Sequence
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from acsdet.fileio.deeplesion_png import read_hu_png
 from acsdet.registry import TRANSFORMS
+from acsdet.utils.atomic_write import atomic_file_path
 
-from ...utils.atomic_write import atomic_file_path
-from ..deeplesion_png import read_hu_png
-from ..slice_interpolation import blend_slices, slice_blend_plan
+from .slice_interpolation import blend_slices, slice_blend_plan
 
 __all__ = ['LoadDeepLesionSlices']
 
@@ -18,12 +18,13 @@ __all__ = ['LoadDeepLesionSlices']
 class LoadDeepLesionSlices(BaseTransform):
     """Read ``D`` slices around the key slice from DeepLesion 16-bit PNGs.
 
-    The stack is thickness-normalised (see :mod:`acsdet.datasets.slice_interpolation`: slice
-    ``j`` is linearly interpolated at ``j * target_interval`` mm from the key slice, with
-    weights from its own position; outside ``slice_range`` the edge slice is replicated), then
-    HU-clipped to ``hu_range`` and mapped linearly to [0, 1] (so 0 = air, and zero padding or
-    warp borders are air).  The result is kept as an (H, W, D) float32 array so that mmcv/mmdet
-    geometric transforms treat the D slices as channels and apply one geometry to all of them.
+    The stack is thickness-normalised (see
+    :mod:`acsdet.datasets.transforms.slice_interpolation`: slice ``j`` is linearly interpolated
+    at ``j * target_interval`` mm from the key slice, with weights from its own position;
+    outside ``slice_range`` the edge slice is replicated), then HU-clipped to ``hu_range`` and
+    mapped linearly to [0, 1] (so 0 = air, and zero padding or warp borders are air).  The
+    result is kept as an (H, W, D) float32 array so that mmcv/mmdet geometric transforms treat
+    the D slices as channels and apply one geometry to all of them.
 
     Required keys: ``img_path`` (the key-slice PNG, ``.../<series>/<key:03d>.png``),
     ``key_slice`` (int), ``slice_range`` ([first, last]), ``slice_interval`` (mm).

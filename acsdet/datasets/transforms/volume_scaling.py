@@ -13,6 +13,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from acsdet.registry import TRANSFORMS
+
 from .volume_transforms import resize_volume_results
 
 __all__ = ['RandomScaleVolume']

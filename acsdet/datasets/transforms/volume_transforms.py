@@ -1,80 +1,48 @@
-"""Transforms for 3D volumes (segmentation): load ``.npz`` / NIfTI, resample to a voxel
-spacing, HU clip + normalise, random-centre crop, random-axis flip, random 90-degree rotation,
-pack.
+"""Transforms for 3D volumes (segmentation): load (NIfTI, MetaImage / NRRD, ``.npz``, DICOM,
+through :func:`acsdet.fileio.read_volume`), resample to a voxel spacing, HU clip + normalise,
+random-centre crop, random-axis flip, random 90-degree rotation, pack.
 
 Results-dict format shared by these transforms:
 
 * ``img``: float32 ndarray (C, D, H, W) (a (D, H, W) file gets C = 1);
 * ``gt_seg_map``: int64 ndarray (D, H, W) label map (absent without labels);
 * ``img_path``, ``seg_path``, ``case_id``, ``ori_shape`` (D, H, W), ``img_shape`` (D, H, W),
-  ``spacing`` (mm, (D, H, W), NIfTI only), ``crop_bbox`` ((d0, h0, w0), (d1, h1, w1)),
-  ``flip_axes`` (list of flipped spatial axes), ``rot90`` ((k, (a, b)) or None).
+  ``spacing`` (mm, (D, H, W); None for a ``.npz`` without one), ``crop_bbox``
+  ((d0, h0, w0), (d1, h1, w1)), ``flip_axes`` (list of flipped spatial axes), ``rot90``
+  ((k, (a, b)) or None).
 
-Volumes are indexed (D, H, W); a NIfTI array (X, Y, Z) in nibabel's voxel order is transposed
-to (Z, Y, X).  Written here because mmcv / mmdet transforms are 2D-only and MONAI (which has
+Volumes are indexed (D, H, W) = (z, y, x) in the file's voxel order, exactly the arrays
+:func:`acsdet.fileio.read_volume` gives inference (SimpleITK's ``GetArrayFromImage`` order,
+nothing reoriented); ``spacing`` is that volume's :attr:`~acsdet.fileio.CTVolume.spacing_dhw`.
+Written here because mmcv / mmdet transforms are 2D-only and MONAI (which has
 3D ones) is not an acsdet dependency.
 """
-import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
+from acsdet.fileio import read_volume
 from acsdet.registry import TRANSFORMS
-from .sitk_volume_io import SITK_SUFFIXES, read_sitk_volume
 
 __all__ = [
     'LoadVolumeFromFile', 'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume',
-    'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs', 'read_volume',
-    'resize_volume_results'
+    'RandomRot90Volume', 'ResampleVolume', 'PackVolumeInputs', 'resize_volume_results'
 ]
-
-NIFTI_SUFFIXES = ('.nii', '.nii.gz')
-
-
-def read_volume(path: str, key: Optional[str] = None) -> Tuple[np.ndarray, Optional[tuple]]:
-    """Read one array from ``.npz`` (``key``) or NIfTI (``.nii`` / ``.nii.gz``, via nibabel).
-
-    Args:
-        path (str): The file.
-        key (str | None): Array name inside a ``.npz`` (ignored for NIfTI).
-
-    Returns:
-        tuple: the array (NIfTI transposed to (Z, Y, X) = (D, H, W)) and the voxel spacing
-        in mm as (D, H, W) for NIfTI, None for ``.npz``.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'volume file not found: {path}')
-    if path.endswith('.npz'):
-        with np.load(path) as data:
-            if key not in data.files:
-                raise KeyError(f'{path}: missing key {key!r} (has {sorted(data.files)})')
-            return data[key], None
-    if path.endswith(NIFTI_SUFFIXES):
-        import nibabel as nib  # only needed for NIfTI
-        img = nib.load(path)
-        array = np.asarray(img.dataobj)
-        if array.ndim not in (3, 4):
-            raise ValueError(f'{path}: NIfTI array must be 3D or 4D, got shape {array.shape}')
-        spacing = tuple(float(z) for z in img.header.get_zooms()[:3][::-1])
-        # (X, Y, Z[, C]) -> ([C,] Z, Y, X)
-        array = array.transpose(2, 1, 0) if array.ndim == 3 else array.transpose(3, 2, 1, 0)
-        return np.ascontiguousarray(array), spacing
-    if path.endswith(SITK_SUFFIXES):  # MetaImage / NRRD (PROMISE12): sitk_volume_io.py
-        return read_sitk_volume(path)
-    raise ValueError(f'{path}: unknown volume format (expected .npz, .nii, .nii.gz, .mhd, '
-                     f'.mha or .nrrd)')
 
 
 @TRANSFORMS.register_module()
 class LoadVolumeFromFile(BaseTransform):
-    """Load ``img`` (and ``gt_seg_map``) from ``results['img_path']`` (``seg_path``).
+    """Load ``img`` (and ``gt_seg_map``) from ``results['img_path']`` (``seg_path``) with
+    :func:`acsdet.fileio.read_volume`, the reader inference uses, so training, evaluation and
+    inference see the same arrays: (D, H, W) = (z, y, x) in the file's voxel order, NIfTI /
+    MetaImage / NRRD / DICOM through SimpleITK.
 
-    A ``.npz`` holds both arrays (``image_key`` and ``label_key``); a NIfTI image takes its
-    label from ``results['seg_path']`` (another NIfTI file).  Without ``seg_path`` a
-    ``.npz``'s label comes from the image file itself.
+    A ``.npz`` holds both arrays (``image_key`` and ``label_key``); a NIfTI (MetaImage, ...)
+    image takes its label from ``results['seg_path']`` (another file, read the same way).
+    Without ``seg_path`` a ``.npz``'s label comes from the image file itself.
 
     Args:
         image_key (str): ``.npz`` array of the image. Defaults to ``'image'``.
@@ -84,8 +52,10 @@ class LoadVolumeFromFile(BaseTransform):
             ``.npz`` only): a file holds (H, W) or (C, H, W). Defaults to 3.
 
     Adds ``img`` float32 (C, D, H, W), ``gt_seg_map`` int64 (D, H, W), ``ori_shape``,
-    ``img_shape``, ``spacing`` ((C, H, W) / (H, W) with ``spatial_dims=2``; the packed
-    samples then feed 2D networks such as :class:`UNet2D` in a ``VolumeSegmentor``).
+    ``img_shape``, ``spacing`` (mm, (D, H, W): the file's, else a ``spacing`` already in the
+    data info (a ``.npz`` without a ``spacing`` array), else None); (C, H, W) / (H, W) with
+    ``spatial_dims=2`` (the packed samples then feed 2D networks such as :class:`UNet2D` in a
+    ``VolumeSegmentor``).  Values are read as stored (no HU check: MR and labels pass).
     """
 
     def __init__(self, image_key: str = 'image', label_key: str = 'label',
@@ -98,24 +68,22 @@ class LoadVolumeFromFile(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        img, spacing = read_volume(path, self.image_key)
-        nd = self.spatial_dims
-        if img.ndim == nd:
-            img = img[None]
-        if img.ndim != nd + 1:
-            axes = '(D, H, W) or (C, D, H, W)' if nd == 3 else '(H, W) or (C, H, W)'
-            raise ValueError(f'{path}: image must be {axes}, got shape {img.shape}')
-        results['img'] = img.astype(np.float32, copy=False)
+        image = read_volume(path, key=self.image_key, check_hu=False,
+                            spatial_dims=self.spatial_dims, allow_channels=True)
+        img = image.hu if image.hu.ndim == self.spatial_dims + 1 else image.hu[None]
+        results['img'] = img
         results['ori_shape'] = results['img_shape'] = tuple(img.shape[1:])
-        # a .npz has no spacing: keep one given by the data info, if any
-        results['spacing'] = spacing if spacing is not None else results.get('spacing')
+        # a .npz without a spacing array: keep one given by the data info, if any
+        results['spacing'] = image.spacing_dhw if image.spacing is not None else \
+            results.get('spacing')
         if self.with_label:
             seg_path = results.get('seg_path') or path
-            label, _ = read_volume(seg_path, self.label_key)
-            if tuple(label.shape) != tuple(img.shape[1:]):
-                raise ValueError(f'{seg_path}: label shape {tuple(label.shape)} != image shape '
-                                 f'{tuple(img.shape[1:])}')
-            results['gt_seg_map'] = label.astype(np.int64)
+            label = read_volume(seg_path, key=self.label_key, check_hu=False, dtype=None,
+                                spatial_dims=self.spatial_dims)
+            if tuple(label.hu.shape) != tuple(img.shape[1:]):
+                raise ValueError(f'{seg_path}: label shape {tuple(label.hu.shape)} != image '
+                                 f'shape {tuple(img.shape[1:])}')
+            results['gt_seg_map'] = label.hu.astype(np.int64)
         return results
 
 
@@ -288,8 +256,9 @@ class ResampleVolume(BaseTransform):
 
     The new size per axis is ``round(size * spacing / target)`` (at least 1) and
     ``results['spacing']`` becomes the achieved spacing ``size * spacing / new_size``.
-    Needs ``results['spacing']`` (NIfTI files carry it; for ``.npz`` set it in the data
-    info or leave this transform out).
+    Needs ``results['spacing']`` (NIfTI / MetaImage / NRRD files carry it, a ``.npz`` may
+    store a ``spacing`` array; otherwise set it in the data info or leave this transform
+    out).
 
     Args:
         spacing (tuple[float, float, float]): Target (D, H, W) spacing in mm; an axis given
@@ -306,7 +275,7 @@ class ResampleVolume(BaseTransform):
         old = results.get('spacing')
         if old is None:
             raise KeyError(f"ResampleVolume: {results.get('img_path', 'the volume')} has no "
-                           "'spacing' (only NIfTI files carry one)")
+                           "'spacing' (a .npz without a spacing array; set it in the data info)")
         img = results['img']
         size = img.shape[1:]
         target = [o if t is None else t for o, t in zip(old, self.spacing)]

@@ -1,9 +1,5 @@
+from .dice_metric import DiceMetric
 from .froc_metric import FROCMetric
+from .region_dice_metric import BRATS_REGIONS, RegionDiceMetric
 
-__all__ = ['FROCMetric']
-from .dice_metric import DiceMetric  # noqa: E402
-
-__all__ += ['DiceMetric']
-from .region_dice_metric import BRATS_REGIONS, RegionDiceMetric  # noqa: E402
-
-__all__ += ['RegionDiceMetric', 'BRATS_REGIONS']
+__all__ = ['FROCMetric', 'DiceMetric', 'RegionDiceMetric', 'BRATS_REGIONS']

@@ -7,6 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from acsdet.registry import METRICS
+
 from ..functional import (DEFAULT_FP_RATES, DEFAULT_MEAN_FP_RATES, HIT_RULES, NOISY_MODES,
                           Detections, FROCResult, LesionGT, evaluate_froc, format_froc_table,
                           lesion_gt_from_coco, plot_froc_curves, read_json)

@@ -5,9 +5,9 @@ from typing import List, Optional, Union
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from acsdet.models.converters import convert_2d_to_3d, load_2d_weights, split_pretrained_init_cfg
+from acsdet.models.layers import check_conv_type
 from acsdet.registry import MODELS
-from .load_2d_pretrained import load_2d_pretrained
-from .truncated_densenet3d import conv_layer_type, split_pretrained_init_cfg
 
 __all__ = ['Converted3DBackbone']
 
@@ -17,12 +17,12 @@ class Converted3DBackbone(BaseModule):
     """Wrap a 2D backbone config (e.g. mmdet ``ResNet``) and convert it to 3D, depth kept.
 
     The 2D backbone is built from ``backbone`` as usual, then every layer is converted by
-    :func:`acsdet.converters.convert_2d_to_3d` with ``keep_depth=True`` (strides and pools
+    :func:`acsdet.models.converters.convert_2d_to_3d` with ``keep_depth=True`` (strides and pools
     1 x s x s), so its outputs are (B, C_i, D, H_i, W_i) and it pairs with
     :class:`acsdet.models.necks.DepthSqueezeNeck`.  The 2D backbone's own
     ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (a local file or e.g.
     ``'torchvision://resnet50'``) is honoured by :meth:`init_weights`, through the 2D -> 3D
-    rules of :mod:`acsdet.models.backbones.load_2d_pretrained` (direct for ACS / 2.5D,
+    rules of :mod:`acsdet.models.converters.weight_transfer` (direct for ACS / 2.5D,
     I3D-inflated for 3D, an RGB stem summed when the backbone is built with ``in_channels=1``).
     Like every converted model, functional 2D calls in the backbone's ``forward`` are not
     converted: mmdet's ``ResNet`` has none.
@@ -46,13 +46,13 @@ class Converted3DBackbone(BaseModule):
                  conv_type: str = 'acs',
                  num_slices: Optional[int] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        outer_ckpt, rest = split_pretrained_init_cfg(init_cfg)
+        name = type(self).__name__
+        outer_ckpt, rest = split_pretrained_init_cfg(init_cfg, name)
         super().__init__(init_cfg=rest)
-        conv_layer_type(conv_type, type(self).__name__)  # validates conv_type
-        from acsdet.converters import convert_2d_to_3d
+        check_conv_type(conv_type, name)
 
         backbone = copy.deepcopy(backbone)
-        inner_ckpt, inner_rest = split_pretrained_init_cfg(backbone.pop('init_cfg', None))
+        inner_ckpt, inner_rest = split_pretrained_init_cfg(backbone.pop('init_cfg', None), name)
         if inner_rest is not None:
             backbone['init_cfg'] = inner_rest
         self.pretrained = outer_ckpt or inner_ckpt
@@ -66,9 +66,9 @@ class Converted3DBackbone(BaseModule):
         """The inner backbone's own initialisation, then the 2D checkpoint (if any)."""
         super().init_weights()
         if self.pretrained is not None:
-            load_2d_pretrained(self.backbone, self.pretrained,
-                               prefixes=('module.', 'backbone.'),
-                               expected_unused=(r'fc\.', r'classifier\.', r'head\.'))
+            load_2d_weights(self.backbone, self.pretrained['checkpoint'],
+                            key_map={'backbone.': '', '': ''}, skip=self.pretrained['skip'],
+                            expected_unused=(r'fc\.', r'classifier\.', r'head\.'))
 
     def forward(self, x: Tensor):
         """Args: x (Tensor): (B, C, D, H, W). Returns the converted backbone's outputs."""

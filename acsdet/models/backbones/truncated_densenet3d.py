@@ -10,41 +10,11 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from acsdet.models.converters import load_2d_weights, split_pretrained_init_cfg
+from acsdet.models.layers import CONV_TYPES, check_conv_type
 from acsdet.registry import MODELS
-from .load_2d_pretrained import load_2d_pretrained
 
-__all__ = ['TruncatedDenseNet3D', 'conv_layer_type', 'split_pretrained_init_cfg']
-
-
-def conv_layer_type(conv_type: str, owner: str) -> str:
-    """The registered layer name of a ``conv_type`` ('acs', '2.5d', '3d', 'mean_acs',
-    'soft_acs'); a one-line ``ValueError`` naming ``owner`` otherwise."""
-    from acsdet.models.layers import CONV_TYPES
-    if conv_type not in CONV_TYPES:
-        raise ValueError(f'{owner}: conv_type must be one of {sorted(CONV_TYPES)}, '
-                         f'got {conv_type!r}')
-    return CONV_TYPES[conv_type]
-
-
-def split_pretrained_init_cfg(
-        init_cfg: Optional[Union[dict, List[dict]]]
-) -> Tuple[Optional[str], Optional[Union[dict, List[dict]]]]:
-    """Take the ``Pretrained`` entry out of an ``init_cfg``.
-
-    Returns:
-        tuple: ``(checkpoint or None, the remaining init_cfg or None)``.
-    """
-    if init_cfg is None:
-        return None, None
-    cfgs = [init_cfg] if isinstance(init_cfg, dict) else list(init_cfg)
-    checkpoint = None
-    rest = []
-    for cfg in cfgs:
-        if cfg.get('type') == 'Pretrained':
-            checkpoint = cfg['checkpoint']
-        else:
-            rest.append(cfg)
-    return checkpoint, (rest or None)
+__all__ = ['TruncatedDenseNet3D']
 
 
 class _DenseLayer(nn.Module):
@@ -118,7 +88,7 @@ class TruncatedDenseNet3D(BaseModule):
     1x2x2 so the depth ``D`` is preserved.  Parameter names mirror torchvision's ``features.*``
     (``conv0``, ``norm0``, ``denseblock1.denselayer1.norm1`` ... ``transition2.conv``), so an
     ImageNet DenseNet-121 state dict loads with the rules of
-    :mod:`acsdet.models.backbones.load_2d_pretrained` (direct for ACS / 2.5D, I3D-inflated for
+    :mod:`acsdet.models.converters.weight_transfer` (direct for ACS / 2.5D, I3D-inflated for
     3D, RGB stem summed to 1 channel).
 
     Args:
@@ -166,11 +136,11 @@ class TruncatedDenseNet3D(BaseModule):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
-        self.pretrained, rest_init_cfg = split_pretrained_init_cfg(init_cfg)
-        super().__init__(init_cfg=rest_init_cfg)
         name = type(self).__name__
-        self.conv_type = conv_type
-        conv_cfg = dict(type=conv_layer_type(conv_type, name))
+        self.pretrained, rest_init_cfg = split_pretrained_init_cfg(init_cfg, name)
+        super().__init__(init_cfg=rest_init_cfg)
+        self.conv_type = check_conv_type(conv_type, name)
+        conv_cfg = dict(type=CONV_TYPES[conv_type].__name__)
         if int(num_slices) < 1:
             raise ValueError(f'{name}: num_slices must be >= 1, got {num_slices}')
         self.num_slices = int(num_slices)
@@ -216,12 +186,12 @@ class TruncatedDenseNet3D(BaseModule):
         """mmengine's initialisation, then the 2D checkpoint (if any) with the 2D->3D rules."""
         super().init_weights()
         if self.pretrained is not None:
-            load_2d_pretrained(
-                self, self.pretrained, prefixes=('module.', 'backbone.', 'features.'),
+            load_2d_weights(
+                self, self.pretrained['checkpoint'],
+                key_map={'backbone.': '', 'features.': '', '': ''}, skip=self.pretrained['skip'],
                 expected_unused=(r'classifier\.', r'norm5\.',
                                  rf'denseblock(?!([1-{self.num_blocks}])\.)\d+\.',
-                                 rf'transition(?!([1-{self.num_blocks - 1}])\.)\d+\.'),
-                rename_densenet=True)
+                                 rf'transition(?!([1-{self.num_blocks - 1}])\.)\d+\.'))
 
     def _stage_modules(self, stage: int) -> List[nn.Module]:
         if stage == 0:

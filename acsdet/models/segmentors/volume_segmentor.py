@@ -5,7 +5,7 @@ It follows mmengine's ``BaseModel`` protocol (``loss`` / ``predict`` / ``tensor`
 ``inputs`` (C, D, H, W) and a ``gt_sem_seg`` label map (D, H, W) -- or 2D images (C, H, W)
 with label maps (H, W) for a 2D network (e.g. pretraining :class:`UNet2D`).  ``predict`` runs
 on the whole volume, or with ``test_cfg=dict(mode='slide', ...)`` by sliding-window inference
-(:func:`acsdet.models.segmentors.sliding_window.sliding_window_inference`).
+(:func:`acsdet.models.inferers.sliding_window.sliding_window_inference`).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -13,8 +13,8 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
+from acsdet.models.inferers import BLEND_MODES, sliding_window_inference
 from acsdet.registry import MODELS
-from .sliding_window import BLEND_MODES, sliding_window_inference
 
 __all__ = ['VolumeSegmentor']
 
@@ -43,9 +43,10 @@ class VolumeSegmentor(BaseModel):
     """Semantic segmentation of volumes with one network and a sum of losses.
 
     Args:
-        backbone (dict): Config of a network mapping (B, C, D, H, W) to logits
-            (B, K, D, H, W), e.g. ``dict(type='GSPUNet3D', num_classes=K)``; or a 2D one,
-            (B, C, H, W) -> (B, K, H, W), e.g. ``dict(type='UNet2D', num_classes=K)``.
+        network (dict): Config of a whole network mapping (B, C, D, H, W) to logits
+            (B, K, D, H, W), e.g. ``dict(type='GSPUNet3D', num_classes=K)``
+            (:mod:`acsdet.models.seg_networks`); or a 2D one, (B, C, H, W) -> (B, K, H, W),
+            e.g. ``dict(type='UNet2D', num_classes=K)``.
         loss (dict | list[dict]): Loss config(s) called as ``loss(logits, labels)`` with
             labels (B, D, H, W); each loss's ``loss_name`` (default ``'loss_<index>'``) is its
             key in the loss dict. Defaults to ``dict(type='SoftDiceLoss')``.
@@ -69,7 +70,7 @@ class VolumeSegmentor(BaseModel):
     """
 
     def __init__(self,
-                 backbone: dict,
+                 network: dict,
                  loss: Union[dict, Sequence[dict]] = dict(type='SoftDiceLoss'),
                  data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -93,7 +94,7 @@ class VolumeSegmentor(BaseModel):
             raise ValueError(f"VolumeSegmentor: test_cfg mode 'whole' takes no other keys, got "
                              f'{sorted(self.test_cfg)}')
         self.test_mode = mode
-        self.backbone = MODELS.build(backbone)
+        self.network = MODELS.build(network)
         loss_cfgs = [loss] if isinstance(loss, dict) else list(loss)
         if not loss_cfgs:
             raise ValueError('VolumeSegmentor: at least one loss is needed')
@@ -122,8 +123,8 @@ class VolumeSegmentor(BaseModel):
         inputs = self._stack(inputs)
         if mode == 'predict' and self.test_mode == 'slide':
             return self.predict(
-                sliding_window_inference(inputs, self.backbone, **self.test_cfg), data_samples)
-        logits = self.backbone(inputs)
+                sliding_window_inference(inputs, self.network, **self.test_cfg), data_samples)
+        logits = self.network(inputs)
         if mode == 'tensor':
             return logits
         if mode == 'loss':

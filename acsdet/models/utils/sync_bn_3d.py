@@ -11,7 +11,7 @@ the output, the gradients and the running statistics equal those of one batch no
 whole global batch.  Otherwise (eval, one process) it is a plain batch norm.
 
 :func:`convert_sync_bn_3d` swaps every batch norm of a model (``BN3d`` / ``nn.BatchNorm3d``
-from :func:`acsdet.converters.convert_2d_to_3d`, mmcv's ``_BatchNormXd``, ``BatchNorm1d/2d``)
+from :func:`acsdet.models.converters.convert_2d_to_3d`, mmcv's ``_BatchNormXd``, ``BatchNorm1d/2d``)
 for :class:`AllReduceSyncBatchNorm`, keeping weights, buffers and ``requires_grad``.
 :class:`SyncBNDistributedDataParallel` is mmengine's ``MMDistributedDataParallel`` that
 converts the norms before wrapping: to torch's ``nn.SyncBatchNorm`` (fused CUDA kernels) when

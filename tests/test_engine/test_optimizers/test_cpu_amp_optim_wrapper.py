@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
+from acsdet.apis import register_all_modules
 from acsdet.engine.optimizers import CPUAmpOptimWrapper
 from acsdet.registry import MODELS
-from acsdet.utils import register_all_modules
 
 
 @pytest.fixture(autouse=True)

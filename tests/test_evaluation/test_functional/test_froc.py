@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 
-from acsdet.testing import published_froc_sens_at
-
 from acsdet.evaluation.functional import (Detections, LesionGT, evaluate_froc, froc_curve,
                                           lesion_hit_scores, lesion_strata, pair_hits,
                                           sensitivity_at)
+from acsdet.testing import published_froc_sens_at
 
 
 def _gt(boxes_per_image, **kw):

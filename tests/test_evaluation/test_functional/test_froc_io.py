@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from acsdet.evaluation.functional import (LesionGT, detections_from_coco_results,
-                                          lesion_gt_from_coco, load_detections,
-                                          load_lesion_gt)
+                                          lesion_gt_from_coco, load_detections, load_lesion_gt)
 
 
 def _coco():

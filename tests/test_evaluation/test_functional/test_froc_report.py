@@ -2,9 +2,8 @@
 import matplotlib.image as mpimg
 import numpy as np
 
-from acsdet.evaluation.functional import (Detections, LesionGT, evaluate_froc,
-                                          format_froc_table, plot_froc_curves, resample_curve,
-                                          sensitivity_at)
+from acsdet.evaluation.functional import (Detections, LesionGT, evaluate_froc, format_froc_table,
+                                          plot_froc_curves, resample_curve, sensitivity_at)
 
 
 def _result():

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torchvision
 
+from acsdet.apis import register_all_modules
 from acsdet.models.layers import inflate_2d_weight
 from acsdet.registry import MODELS
-from acsdet.utils import register_all_modules
 
 
 @pytest.fixture(scope='module', autouse=True)

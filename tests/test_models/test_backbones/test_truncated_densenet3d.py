@@ -4,7 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from acsdet.models.backbones import TruncatedDenseNet3D, rename_legacy_densenet_keys
+from acsdet.models.backbones import TruncatedDenseNet3D
+from acsdet.models.converters import load_2d_weights, rename_legacy_densenet_keys
 from acsdet.models.layers import inflate_2d_weight
 from acsdet.registry import MODELS
 
@@ -119,13 +120,13 @@ def test_pretrained_reports_unused_and_missing_keys(tmp_path):
     _, path = _torchvision_densenet(tmp_path)
     net = TruncatedDenseNet3D(conv_type='acs', num_slices=3,
                               init_cfg=dict(type='Pretrained', checkpoint=path))
-    from acsdet.models.backbones import load_2d_pretrained
-    report = load_2d_pretrained(net, path, prefixes=('features.', ), rename_densenet=True,
-                                expected_unused=(r'denseblock4', r'transition3', r'norm5',
-                                                 r'classifier'))
-    assert report == dict(missing=[], unexpected=[], mismatched=[])
+    report = load_2d_weights(net, path, key_map={'features.': '', '': ''},
+                             expected_unused=(r'denseblock4', r'transition3', r'norm5',
+                                              r'classifier'))
+    assert (report['missing'], report['unexpected'], report['mismatched']) == ([], [], [])
+    assert report['loaded'] == sorted(net.state_dict())  # every tensor, BN counters included
     # without the prefix rule every key is unexpected and every target key missing
-    report = load_2d_pretrained(net, path, prefixes=())
+    report = load_2d_weights(net, path)
     assert 'conv0.weight' in report['missing']
     assert 'features.conv0.weight' in report['unexpected']
 

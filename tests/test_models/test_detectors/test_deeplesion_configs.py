@@ -5,8 +5,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from acsdet.apis import register_all_modules
 from acsdet.registry import MODELS
-from acsdet.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # full configs (configs/*.py, configs/<group>/*.py) and the model bases
@@ -35,8 +35,8 @@ def test_config_parses_and_model_builds(path):
     model = MODELS.build(cfg.model)
     if cfg.model.type == 'MaskRCNN':
         assert model.with_neck
-    backbone = cfg.model.backbone
-    if backbone.type == 'TruncatedDenseNet3D':
+    backbone = cfg.model.get('backbone', {})  # segmentors hold a whole `network` instead
+    if backbone.get('type') == 'TruncatedDenseNet3D':
         # D agrees between the backbone, the neck and the loader of every DeepLesion config
         assert cfg.model.neck.num_slices == backbone.num_slices
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

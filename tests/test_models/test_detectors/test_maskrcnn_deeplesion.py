@@ -11,8 +11,8 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from acsdet.apis import register_all_modules
 from acsdet.registry import MODELS, TASK_UTILS
-from acsdet.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 MODEL_CFG = osp.join(REPO, 'configs/_base_/models/maskrcnn_densenet3d_deeplesion.py')

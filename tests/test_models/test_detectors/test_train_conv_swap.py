@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from acsdet.datasets import prepare_demo_deeplesion
+from acsdet.data_prep import prepare_demo_deeplesion
 from acsdet.utils import allow_mmengine_checkpoint_types, load_local_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -62,5 +62,5 @@ def test_cfg_options_swap_conv_type(tmp_path, python_exe):
     proc = _train(python_exe, cfg, '--work-dir', str(tmp_path / 'bad'),
                   '--cfg-options', 'model.backbone.conv_type=4d')
     assert proc.returncode != 0
-    assert "conv_type must be one of ['2.5d', '3d', 'acs', 'mean_acs', 'soft_acs'], got '4d'" \
+    assert "conv_type must be one of ['acs', '2.5d', '3d', 'mean_acs', 'soft_acs'], got '4d'" \
         in proc.stderr

@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acsdet.models.layers import (ACSConv, acs_conv3d, acs_conv3d_reference,
-                                  acs_kernel_split)
+from acsdet.models.layers import ACSConv, acs_conv3d, acs_conv3d_reference, acs_kernel_split
 
 
 def dense_acs_kernel(weight: torch.Tensor, split) -> torch.Tensor:
@@ -187,9 +186,10 @@ def test_channels_last_input_gives_channels_last_output():
 def test_registered_for_build_conv_layer():
     cnn = pytest.importorskip('mmcv.cnn')
     from acsdet.models.layers import CONV_TYPES
-    for name in CONV_TYPES.values():
-        layer = cnn.build_conv_layer(dict(type=name), 4, 6, 3, stride=(1, 2, 2), padding=1)
-        assert type(layer).__name__ == name
+    for cls in CONV_TYPES.values():
+        layer = cnn.build_conv_layer(dict(type=cls.__name__), 4, 6, 3, stride=(1, 2, 2),
+                                     padding=1)
+        assert type(layer) is cls
         assert layer(torch.randn(1, 4, 3, 8, 8)).shape == (1, 6, 3, 4, 4)
 
 

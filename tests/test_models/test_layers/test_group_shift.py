@@ -7,7 +7,7 @@ import torch
 from mmengine.registry import MODELS
 
 from acsdet.models.layers.group_shift import (GroupShift, clear_group_shift_cache, group_shift,
-                                             group_shift_index)
+                                              group_shift_index)
 
 
 def reference_group_shift(x, groups, shift_channels, remainder='pad'):

@@ -5,8 +5,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 
+from acsdet.models.converters import load_2d_weights
 from acsdet.models.losses import SegCrossEntropyLoss, SoftDiceLoss
-from acsdet.models.segmentors import ConvertedUNet3D, UNet2D, VolumeSegmentor
+from acsdet.models.seg_networks import ConvertedUNet3D, UNet2D
+from acsdet.models.segmentors import VolumeSegmentor
+from acsdet.testing import with_2d_weights
 
 WIDTHS = (4, 8, 12)
 UNET3D = dict(type='UNet2D', in_channels=1, num_classes=6, widths=WIDTHS)
@@ -14,7 +17,8 @@ UNET3D = dict(type='UNet2D', in_channels=1, num_classes=6, widths=WIDTHS)
 
 @pytest.fixture
 def unet2d_3cls(tmp_path):
-    """A 3-class 2D U-Net (the poc_2d task) saved as a VolumeSegmentor checkpoint."""
+    """A 3-class 2D U-Net (the poc_2d task) saved as a VolumeSegmentor checkpoint of the
+    layout before issue 13 (``backbone.`` keys: such files still load)."""
     torch.manual_seed(0)
     net = UNet2D(in_channels=1, num_classes=3, widths=WIDTHS)
     for m in net.modules():  # non-default BN statistics, so that their transfer is visible
@@ -31,8 +35,8 @@ def unet2d_3cls(tmp_path):
 def test_transfer_skips_only_the_classifier(unet2d_3cls, conv_type):
     net2d, path = unet2d_3cls
     torch.manual_seed(1)
-    model = ConvertedUNet3D(UNET3D, conv_type=conv_type, pretrained_2d=path,
-                            pretrained_2d_skip=('classifier', ))
+    model = with_2d_weights(ConvertedUNet3D, path, skip=('classifier', ), unet=UNET3D,
+                            conv_type=conv_type)
     torch.manual_seed(1)
     fresh = ConvertedUNet3D(UNET3D, conv_type=conv_type)  # same random init, nothing loaded
     own, src = model.unet.state_dict(), net2d.state_dict()
@@ -50,23 +54,24 @@ def test_transfer_skips_only_the_classifier(unet2d_3cls, conv_type):
 
 def test_transfer_without_skip_or_with_other_mismatch_fails(unet2d_3cls, tmp_path):
     _, path = unet2d_3cls
-    with pytest.raises(KeyError, match=r'unet2d_poc2d.pth: not a checkpoint of this 2D U-Net: '
-                       r"missing keys \[\], unexpected keys \[\], wrong shapes "
-                       r"\['classifier.bias', 'classifier.weight'\]"):
-        ConvertedUNet3D(UNET3D, conv_type='acs', pretrained_2d=path)
+    with pytest.raises(KeyError, match=r'unet2d_poc2d.pth: not a 2D checkpoint of '
+                       r"ConvertedUNet3D: missing keys \[\], unexpected keys \[\], other shapes "
+                       r"\['unet.classifier.weight: \(3, 4, 1, 1\) -> \(6, 4, 1, 1\)', "
+                       r"'unet.classifier.bias: \(3,\) -> \(6,\)'\]"):
+        with_2d_weights(ConvertedUNet3D, path, unet=UNET3D, conv_type='acs')
     # skipping the classifier does not excuse any other mismatch (other widths)
     other = tmp_path / 'wide.pth'
     torch.save(UNet2D(num_classes=3, widths=(4, 8, 16)).state_dict(), other)
-    with pytest.raises(KeyError, match=r"wide.pth: .*wrong shapes \['decoder.0.0.weight'"):
-        ConvertedUNet3D(UNET3D, conv_type='acs', pretrained_2d=str(other),
-                        pretrained_2d_skip=['classifier'])
+    with pytest.raises(KeyError, match=r"wide.pth: .*other shapes \['unet.encoder.2.0.weight: "
+                       r"\(16, 8, 3, 3\) -> \(12, 8, 3, 3\)'"):
+        with_2d_weights(ConvertedUNet3D, str(other), skip=['classifier'], unet=UNET3D,
+                        conv_type='acs')
     # a prefix matches whole module names only: 'classifier' does not cover 'classifier2'
     model = UNet2D(num_classes=3, widths=WIDTHS)
     model.classifier2 = torch.nn.Conv2d(4, 2, 1)
-    from acsdet.models.segmentors.converted_unet3d import load_2d_unet_weights
-    with pytest.raises(KeyError, match=r"missing keys \['classifier2.bias', "
-                       r"'classifier2.weight'\]"):
-        load_2d_unet_weights(model, path, skip=('classifier', ))
+    with pytest.raises(KeyError, match=r"missing keys \['classifier2.weight', "
+                       r"'classifier2.bias'\]"):
+        load_2d_weights(model, path, require='all', skip=('classifier', ))
 
 
 def test_seg_cross_entropy_named_loss_ce():
@@ -81,7 +86,7 @@ def test_seg_cross_entropy_named_loss_ce():
         logits, labels, weight=torch.tensor([1.0, 2.0, 1.0, 3.0]), reduction='none').mean())
 
     seg = VolumeSegmentor(
-        backbone=dict(type='ConvertedUNet3D', unet=UNET3D, conv_type='acs'),
+        network=dict(type='ConvertedUNet3D', unet=UNET3D, conv_type='acs'),
         loss=[dict(type='SoftDiceLoss', ignore_background=True, loss_name='loss_dice'),
               dict(type='SegCrossEntropyLoss')])
     losses = seg(torch.randn(1, 1, 8, 8, 8),
@@ -91,7 +96,7 @@ def test_seg_cross_entropy_named_loss_ce():
 
 def test_volume_segmentor_on_2d_images():
     torch.manual_seed(0)
-    seg = VolumeSegmentor(backbone=dict(type='UNet2D', num_classes=3, widths=WIDTHS),
+    seg = VolumeSegmentor(network=dict(type='UNet2D', num_classes=3, widths=WIDTHS),
                           loss=[dict(type='SoftDiceLoss', loss_name='loss_dice'),
                                 dict(type='SegCrossEntropyLoss')])
     images = [torch.randn(1, 16, 12) for _ in range(2)]
@@ -113,7 +118,7 @@ def test_volume_segmentor_on_2d_images():
                                          r'got shape \(1, 16, 12\)'):
         seg(torch.randn(1, 16, 12))
     # sliding windows over images: window (h, w)
-    slide = VolumeSegmentor(backbone=dict(type='UNet2D', num_classes=3, widths=WIDTHS),
+    slide = VolumeSegmentor(network=dict(type='UNet2D', num_classes=3, widths=WIDTHS),
                             test_cfg=dict(mode='slide', window=(8, 8), overlap=0.5)).eval()
     out = slide(images, [BaseDataElement() for _ in images], mode='predict')
     assert out[0].pred_sem_seg.data.shape == (16, 12)

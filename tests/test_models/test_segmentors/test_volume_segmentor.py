@@ -22,11 +22,11 @@ def _batch(n=2, size=(8, 16, 16), seed=0):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _model(backbone_type='GSPUNet3D'):
+def _model(network_type='GSPUNet3D'):
     torch.manual_seed(0)
     return MODELS.build(dict(
         type='VolumeSegmentor',
-        backbone=dict(type=backbone_type, num_classes=2, base_channels=8,
+        network=dict(type=network_type, num_classes=2, base_channels=8,
                       channel_multipliers=(1, 2, 4),
                       spatial_groups=[(1, 2, 2), (2, 2, 2), (1, 2, 2)]),
         loss=dict(type='SoftDiceLoss', ignore_background=True)))
