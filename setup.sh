@@ -3,6 +3,9 @@
 #
 #   bash setup.sh            # idempotent; re-running takes seconds once mmcv is cached
 #
+# Every `pip install` below runs with `-c requirements/lock.txt`: the lock pins every distribution
+# of the tested venv (refresh it with `make lock` after changing a pin; docs/install.md).
+#
 # Environment knobs:
 #   ACSDET_VENV        venv folder (default: .venv in the repo)
 #   ACSDET_CACHE       wheel cache outside the repo (default: ~/.cache/acsdet)
@@ -19,11 +22,14 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 venv="${ACSDET_VENV:-$here/.venv}"
 cache="${ACSDET_CACHE:-$HOME/.cache/acsdet}"
+lock="$here/requirements/lock.txt"
 start=$(date +%s)
 
 say()  { printf '[setup %4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 trap 'fail "command failed at line $LINENO: $BASH_COMMAND"' ERR
+
+[ -f "$lock" ] || fail "missing lock file $lock (the pinned versions every pip install here uses as constraints); restore it with 'git checkout -- requirements/lock.txt', or write it from a working, tested venv with 'make lock'"
 
 # ---------------------------------------------------------------- 1. venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -36,16 +42,19 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 PY="$venv/bin/python"
 pip_() { "$PY" -m pip --disable-pip-version-check "$@"; }
+# the lock adds to pip.conf's constraint files (e.g. /etc/xdg/pip/pip.conf), it does not replace them
+pip_install() { pip_ install -c "$lock" "$@"; }
 
 # setuptools<82 keeps pkg_resources, needed to build mmcv and by mmengine's Config at run time.
-say "build tools (pip, setuptools<82, wheel, ninja)"
-pip_ install -q --upgrade 'pip' 'setuptools<82' wheel ninja
+# --upgrade moves them to the lock's versions, never beyond (the lock pins each with ==).
+say "build tools (pip, setuptools<82, wheel, ninja) at the lock's versions"
+pip_install -q --upgrade 'pip' 'setuptools<82' wheel ninja
 
 # ---------------------------------------------------------------- 2. torch
 have_torch=$("$PY" -c "import torch, torchvision; print(torch.__version__.split('+')[0], torchvision.__version__.split('+')[0])" 2>/dev/null || true)
 if [ "$have_torch" != "$TORCH_VERSION $TORCHVISION_VERSION" ]; then
   say "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
-  pip_ install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+  pip_install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 else
   say "torch $TORCH_VERSION / torchvision $TORCHVISION_VERSION already installed"
 fi
@@ -80,7 +89,7 @@ else
     say "no cached mmcv wheel at $wheel_dir: building mmcv $MMCV_VERSION from the PyPI sdist ($flavour)"
     say "this compiles 77 C++ op files (CPU): 12-25 minutes on 2 cores; progress every 30 s"
     build="$(mktemp -d "${TMPDIR:-/tmp}/acsdet-mmcv.XXXXXX")"
-    pip_ download -q --no-deps --no-binary :all: --no-build-isolation -d "$build" "mmcv==$MMCV_VERSION"
+    pip_ download -q --no-deps --no-binary :all: --no-build-isolation -c "$lock" -d "$build" "mmcv==$MMCV_VERSION"
     tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
     src="$build/mmcv-$MMCV_VERSION"
     # torch >= 2.6 headers need C++20; mmcv 2.1.0 hard-codes c++14/c++17 (see docs/install.md).
@@ -109,13 +118,15 @@ else
   else
     say "using cached mmcv wheel from $wheel_dir"
   fi
-  pip_ install -q --no-deps --force-reinstall "$wheel_dir"/mmcv-*.whl
+  pip_install -q --no-deps --force-reinstall "$wheel_dir"/mmcv-*.whl
   # mmcv's own runtime requirements (addict, yapf, ...) come with mmengine/mmdet below
 fi
 
 # ---------------------------------------------------------------- 4. acsdet + the rest of the stack
 say "installing acsdet (editable) with mmdet 3.3.0, mmengine 0.10.7 and the test tools"
-pip_ install -q -e ".[tests]"
+# --build-constraint: acsdet's isolated build env (setuptools, wheel) comes from the lock too
+# (pip >= 25.3; the lock's pip is installed by step 1)
+pip_install -q --build-constraint "$lock" -e ".[tests]"
 
 mmcv_ok || fail "mmcv ops do not import after installation"
 "$PY" - <<'PYCODE'
@@ -127,4 +138,8 @@ print(f"[setup] torch {torch.__version__} (cuda available: {torch.cuda.is_availa
       f"(ops: RoIAlign, nms; cuda ops: {get_compiling_cuda_version()}), "
       f"mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, acsdet {acsdet.__version__}")
 PYCODE
+# constraints only limit versions: a dependency missing from the lock would come in unpinned
+ACSDET_VENV="$venv" bash "$here/tools/misc/refresh_lock.sh" --check >/dev/null 2>&1 \
+  || say "WARNING: the venv differs from requirements/lock.txt (a new dependency, or packages added" \
+         "by hand); see: bash tools/misc/refresh_lock.sh --check; after testing a new pin: make lock"
 say "done. Activate with: source ${venv#$here/}/bin/activate"
