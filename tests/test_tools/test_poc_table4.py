@@ -127,7 +127,8 @@ def test_table4_end_to_end_tiny(tmp_path, repo_root, python_exe):
     first = json.loads(before)
     for key in ('dice', 'miou', 'dice_global', 'size_mb', 'checkpoint', 'config'):
         assert recovered[key] == first[key], key
-    assert 0 < recovered['seconds'] <= first['seconds'] + 2  # from the log's timestamps
+    # from the log's timestamps, whole seconds: a tiny run on a quiet machine can read 0
+    assert 0 <= recovered['seconds'] <= first['seconds'] + 2
     # ... but not when the settings changed: then it trains
     (work / 'acs_r' / 'result.json').unlink()
     proc = subprocess.run(cmd + ['--lr', '0.002', '--rows', 'ACS r.'],

@@ -187,8 +187,9 @@ def last_metrics(run_dir: str) -> Dict[str, float]:
 
 
 def logged_seconds(log_path: str) -> float:
-    """Seconds between the first and the last mmengine log line of a train.log (the year is
-    not logged: a run across New Year's Eve is not expected)."""
+    """Seconds between the first and the last mmengine log line of a train.log, to the whole
+    second the log stamps carry (the year is not logged: a run across New Year's Eve is not
+    expected)."""
     stamps = []
     with open(log_path) as f:
         for line in f:
