@@ -8,9 +8,23 @@ volume is resampled along z to the model's interval.  The stack is HU-clipped an
 [0, 1] exactly as in training, then passed through the config's test pipeline minus its
 ``Load*`` steps (so the same ``Resize`` and ``PackMultiSliceDetInputs``), batched, and through
 ``model.test_step``; mmdet maps boxes and masks back to the original slice size.
-"""
-from typing import Dict, List, Optional, Sequence
 
+Geometry (the detector is trained on axial slices in DICOM's radiological view): the model
+runs on the volume in the axial convention of :func:`acsdet.fileio.orient_axial` (``'LPS'``:
+rows anterior -> posterior, columns right -> left, slices inferior -> superior) with square
+pixels.  A volume whose slices are axial but stored flipped or transposed (a NIfTI with a
+negative-determinant or RAS-like direction) is reoriented here and every output is mapped
+back exactly to the volume's own grid (``slice_index``, ``bbox``, masks); a sagittal or
+coronal acquisition is refused unless it was read with ``read_volume(..., orient=True)`` (its
+slices are not the volume's).  In-plane anisotropic spacing (sx != sy) is resampled for the
+model only, to square pixels of the smaller spacing (linear; the mask back to the volume's
+pixels by linear interpolation and a 0.5 threshold); boxes and masks come back on the volume's
+pixel grid, so ``bbox_mm``, ``area_mm2``, the RECIST mm and ``centre_patient_mm`` use the true
+(sx, sy).  Oblique volumes (more than 1 degree off the patient axes) are refused.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -18,7 +32,8 @@ from mmengine.dataset import Compose
 from pycocotools import mask as mask_utils
 
 from acsdet.datasets.transforms.slice_interpolation import blend_slices, slice_blend_plan
-from acsdet.fileio.volume_io import CTVolume
+from acsdet.fileio.volume_io import (CTVolume, axial_reorientation, check_geometry,
+                                    orient_axial, slice_plane)
 
 from .lesion_measurements import recist_from_mask
 from .model_from_config import model_from_config
@@ -110,11 +125,87 @@ def _detection(volume: CTVolume, index: int, box, score: float, label: int,
 
 
 def check_detection_geometry(volume: CTVolume) -> None:
-    """Raise a one-line error unless ``volume`` has the voxel spacing detection needs (mm per
-    pixel and slice interval: the slice blending and every mm output depend on it)."""
+    """Raise a one-line error unless ``volume`` has the geometry detection needs: a voxel
+    spacing (mm per pixel and slice interval: the slice blending and every mm output depend
+    on it), finite voxels, a valid direction within 1 degree of the patient axes (not
+    oblique) and axial slices (a sagittal or coronal acquisition must be read with
+    ``read_volume(..., orient=True)``: see the module docstring)."""
     if volume.spacing is None or len(volume.spacing) != 3:
         raise ValueError(f'{volume.path}: no voxel spacing (a .npz without a spacing array?); '
                          'detection needs the pixel spacing and the slice interval in mm')
+    check_geometry(volume)
+    if np.asarray(volume.hu).ndim != 3:
+        raise ValueError(f'{volume.path}: detection takes one (D, H, W) volume, got shape '
+                         f'{tuple(np.shape(volume.hu))}')
+    axes, _ = axial_reorientation(volume.direction, volume.path)
+    if axes[2] != 2:
+        raise ValueError(f'{volume.path}: the slices are {slice_plane(volume.direction)} '
+                         f'(orientation {volume.orientation}); detection runs on axial slices: '
+                         'read the volume with read_volume(..., orient=True) (or pass it '
+                         'through acsdet.fileio.orient_axial) first')
+
+
+class _DetectionGrid:
+    """The grid the detector sees: ``volume`` in the axial convention (its slices stay its
+    own: only in-plane transposes / flips and a slice-order flip) with square pixels, and
+    the maps of the model's slice boxes and masks back to ``volume``'s grid.
+
+    Args:
+        volume (CTVolume): ``hu`` (D, H, W), checked by :func:`check_detection_geometry`.
+    """
+
+    def __init__(self, volume: CTVolume) -> None:
+        self.axes, self.flips = axial_reorientation(volume.direction, volume.path)
+        self.sizes = volume.hu.shape[::-1]  # (W, H, D) of the volume's x, y, z index axes
+        self.oriented = orient_axial(volume)
+        sx, sy = (abs(float(v)) for v in self.oriented.spacing[:2])
+        h, w = self.oriented.hu.shape[1:]
+        pixel = min(sx, sy)
+        self.shape = (max(1, int(round(h * sy / pixel))), max(1, int(round(w * sx / pixel))))
+        self.oriented_shape = (h, w)
+        #: (sx, sy) mm of the model's pixels (equal up to the rounding of the size)
+        self.pixel_spacing = (w * sx / self.shape[1], h * sy / self.shape[0])
+
+    def oriented_slice(self, index: int) -> int:
+        """Slice ``index`` of the volume -> its index in the oriented volume."""
+        return self.sizes[2] - 1 - index if self.flips[2] else index
+
+    def stack(self, index: int, settings: dict) -> np.ndarray:
+        """(H', W', D) float32 model input around the volume's slice ``index``."""
+        stack = slice_stack(self.oriented, self.oriented_slice(index), **settings)
+        if self.shape != self.oriented_shape:
+            stack = cv2.resize(stack, self.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            if stack.ndim == 2:
+                stack = stack[:, :, None]
+        return stack
+
+    def box_to_volume(self, box: Sequence[float]) -> Tuple[float, float, float, float]:
+        """[x1, y1, x2, y2] (pixel edges) on the model's grid -> the volume's slice grid."""
+        h, w = self.oriented_shape
+        x1, y1, x2, y2 = (float(v) for v in box)
+        fx, fy = w / self.shape[1], h / self.shape[0]
+        edges = [None, None]
+        for b, (lo, hi) in enumerate(((x1 * fx, x2 * fx), (y1 * fy, y2 * fy))):
+            a = self.axes[b]  # the volume's index axis of the oriented axis b
+            n = self.sizes[a]
+            if self.flips[b]:
+                lo, hi = n - hi, n - lo
+            edges[a] = (min(max(lo, 0.0), n), min(max(hi, 0.0), n))
+        return edges[0][0], edges[1][0], edges[0][1], edges[1][1]
+
+    def mask_to_volume(self, mask: np.ndarray) -> np.ndarray:
+        """(H', W') mask on the model's grid -> (H, W) bool on the volume's slice grid."""
+        m = np.asarray(mask)
+        if self.shape != self.oriented_shape:
+            h, w = self.oriented_shape
+            m = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+        if self.flips[0]:
+            m = m[:, ::-1]
+        if self.flips[1]:
+            m = m[::-1, :]
+        if self.axes[0] == 1:  # rows and columns swapped
+            m = m.T
+        return np.ascontiguousarray(m, dtype=bool)
 
 
 @torch.no_grad()
@@ -130,6 +221,9 @@ def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence
         batch_size (int): Slices per forward pass. Default: 4.
         progress (bool): Show an mmengine progress bar. Default: True.
 
+    The model sees ``volume`` in the axial convention with square pixels (see the module
+    docstring); everything returned refers to ``volume``'s own grid and patient frame.
+
     Returns:
         list[dict]: One per slice: ``slice_index`` (0-based in the input volume),
         ``slice_number`` (the source's own number, e.g. the PNG file index),
@@ -140,6 +234,7 @@ def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence
         ``long_diameter_mm``, ``short_diameter_mm``), sorted by score.
     """
     check_detection_geometry(volume)
+    grid = _DetectionGrid(volume)
     settings = multi_slice_settings(cfg)
     steps = [s for s in cfg.test_dataloader.dataset.pipeline
              if not str(s['type']).startswith('Load')]
@@ -153,17 +248,16 @@ def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence
     if progress:
         from mmengine.utils import ProgressBar
         bar = ProgressBar(len(slices))
-    sx, sy, sz = volume.spacing
     results = []
     for start in range(0, len(slices), batch_size):
         chunk = slices[start:start + batch_size]
         inputs, samples = [], []
         for s in chunk:
-            stack = slice_stack(volume, s, **settings)
+            stack = grid.stack(s, settings)
             packed = pipeline(dict(
                 img=stack, img_shape=stack.shape[:2], ori_shape=stack.shape[:2], img_id=s,
                 img_path=f'{volume.path}#{s}', slice_interval=settings['target_interval'],
-                pixel_spacing=float(sx), key_slice=s))
+                pixel_spacing=float(grid.pixel_spacing[0]), key_slice=s))
             inputs.append(packed['inputs'])
             samples.append(packed['data_samples'])
         outputs = model.test_step(dict(inputs=inputs, data_samples=samples))
@@ -174,8 +268,9 @@ def infer_volume(model, cfg: Config, volume: CTVolume, slices: Optional[Sequence
             labels = pred.labels.cpu().numpy()
             masks = pred.masks.cpu().numpy() if 'masks' in pred else None
             order = np.argsort(-scores, kind='stable')
-            dets = [_detection(volume, s, boxes[k], scores[k], labels[k],
-                               None if masks is None else masks[k]) for k in order]
+            dets = [_detection(volume, s, grid.box_to_volume(boxes[k]), scores[k], labels[k],
+                               None if masks is None else grid.mask_to_volume(masks[k]))
+                    for k in order]
             results.append(dict(slice_index=s, slice_number=int(volume.slice_numbers[s]),
                                 z_patient_mm=[float(c) for c in
                                               volume.index_to_physical([0, 0, s])],

@@ -8,6 +8,14 @@ as in testing, then through ``model.test_step``, which applies the config's ``te
 (whole volume or sliding windows).  A prediction made on a resampled grid is mapped back to
 the input grid by nearest neighbour, so the label map always matches the input voxel for
 voxel and can be saved in its frame (:func:`save_label_map`).
+
+Orientation: segmentors are trained on arrays in the file's own voxel order
+(:class:`~acsdet.datasets.transforms.LoadVolumeFromFile` reads without reorientation), so
+:func:`segment_volume` keeps that order by default; ``orient=True`` runs the model on the volume
+in the axial ``'LPS'`` convention (:func:`acsdet.fileio.orient_axial`) and maps the labels back
+exactly (axes only).  In-plane anisotropic spacing is handled by the config's test pipeline
+(``ResampleVolume`` to its target spacing) or, without one, segmented as stored; the statistics
+use the true spacing either way.
 """
 import copy
 import os.path as osp
@@ -18,7 +26,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 
-from acsdet.fileio.volume_io import CTVolume
+from acsdet.fileio.volume_io import CTVolume, check_geometry, orient_axial, orient_back
 
 from .model_from_config import model_from_config
 
@@ -74,7 +82,7 @@ def _test_pipeline(cfg: Config) -> Compose:
 
 
 @torch.no_grad()
-def segment_volume(model, cfg: Config, volume: CTVolume) -> np.ndarray:
+def segment_volume(model, cfg: Config, volume: CTVolume, orient: bool = False) -> np.ndarray:
     """Label map of a volume, on the volume's own grid.
 
     Args:
@@ -82,18 +90,28 @@ def segment_volume(model, cfg: Config, volume: CTVolume) -> np.ndarray:
             :func:`load_segmentor`) for single-channel input.
         cfg (Config): Its config (for the test pipeline).
         volume (CTVolume): ``hu`` (D, H, W), ``spacing`` (sx, sy, sz) mm.
+        orient (bool): Predict on the volume reoriented to the axial ``'LPS'`` convention
+            and map the labels back (an oblique volume is refused). Default: False (the
+            file's voxel order, as the segmentor was trained).
 
     Returns:
         np.ndarray: (D, H, W) uint8 labels (0 = background), the arg-max of the logits.
 
     Raises:
         ValueError: The model wants another number of input channels (e.g. BraTS' four
-            MR sequences: this function takes one volume).
+            MR sequences: this function takes one volume); NaN / infinite voxels, a bad
+            spacing or direction (:func:`acsdet.fileio.check_geometry`); with ``orient``, an
+            oblique volume.
     """
     in_channels = _in_channels(model)
     if in_channels not in (None, 1):
         raise ValueError(f'the model takes {in_channels} input channels; segment_volume '
                          'takes one single-channel volume')
+    check_geometry(volume)
+    if orient:
+        oriented = orient_axial(volume)
+        if oriented is not volume:
+            return orient_back(segment_volume(model, cfg, oriented), volume)
     hu = np.ascontiguousarray(volume.hu, dtype=np.float32)
     shape = tuple(hu.shape)
     sx, sy, sz = (abs(float(s)) for s in volume.spacing)

@@ -9,6 +9,13 @@ Accepted inputs (``input_type``):
   to mm from the header's ``xyzt_units`` (both by SimpleITK).
 - ``'dicom'``: a folder holding one DICOM series (SimpleITK / GDCM; the series is sorted by
   ``ImagePositionPatient`` and RescaleSlope/Intercept are applied).  ``Modality`` must be CT.
+  The slice positions are checked from the headers before the pixels are read
+  (``check_slices``, :func:`check_slice_positions`): each file's position along the slice
+  normal (``ImagePositionPatient . (row x column cosines)``); a duplicated position, a gap
+  (a step over 1.5x the median: missing slices) or a slice more than max(0.05 mm, 1 % of the
+  step) off the uniform grid is refused in one line naming the folder, the files, their
+  positions and indices (SimpleITK would only warn and give every slice a wrong z).  Such a
+  series is refused, not resampled.
 - ``'metaimage'`` (``.mhd`` + data file, ``.mha``) and ``'nrrd'`` (``.nrrd``): SimpleITK,
   e.g. PROMISE12's ``CaseNN.mhd``.
 - ``'npz'``: a prepared ``.npz`` (POC shapes, LIDC crops): the array named ``key``
@@ -45,12 +52,28 @@ Axis convention (the same for every format, every caller):
   ``origin + direction @ (spacing * index)``, so a prediction on the ``hu`` grid can be
   written back in the input's frame (:func:`acsdet.apis.save_label_map`).
 
+Reorientation (inference): ``read_volume(..., orient=True)`` / :func:`orient_axial` permute
+and flip the axes (no interpolation) to the axial convention :data:`AXIAL_ORIENTATION`,
+``'LPS'`` (SimpleITK's ``DICOMOrient(image, 'LPS')``: identity direction): ``hu`` (D, H, W)
+with slices inferior -> superior, rows anterior -> posterior, columns patient right -> left,
+i.e. a DICOM axial series as SimpleITK sorts it (the radiological in-plane view of the DICOM
+pixel data, which DeepLesion's PNG slices keep; a PNG series or ``.npz`` has no patient frame,
+reads with the identity direction and so is taken as already in it).  Origin, direction and
+spacing follow, so patient coordinates stay true patient coordinates.  An oblique volume (an
+index axis more than :data:`OBLIQUE_TOLERANCE_DEG` = 1 degree off every patient axis, e.g. a
+gantry tilt) is refused in one line, not resampled; a smaller tilt is kept in ``direction``.
+Training reads with the default ``orient=False`` (the arrays it has always read); detection
+inference (:func:`acsdet.apis.infer_volume`) works in this convention.  In-plane anisotropic
+spacing (sx != sy) is kept here (reported by ``spacing``); the detector resamples it to square
+pixels for the model only (see :func:`acsdet.apis.infer_volume`).
+
 Errors are one line naming the file: :class:`FileNotFoundError` for a missing path,
 :class:`KeyError` for a ``.npz`` without ``key``, :class:`ValueError` for everything else
 (unsupported suffix, unreadable / corrupt / truncated file, wrong number of dimensions).
 Non-CT rules (``ValueError``): DICOM ``Modality`` other than CT; a colour picture (channels
 differ); an 8-bit picture without ``input_type='image'``; a zero, negative or non-finite
-spacing; NaN / infinite voxels; values that do not look like HU (no voxel below -500 HU,
+spacing; NaN / infinite voxels (checked before any cast, the counts named); values that do
+not look like HU (no voxel below -500 HU,
 i.e. no air: MR and already-normalised volumes fail this; turn it off with
 ``check_hu=False`` for a tight crop inside the body, MR, or labels, as training does).
 """
@@ -62,12 +85,16 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-__all__ = ['CTVolume', 'read_volume', 'INPUT_TYPES', 'FILE_SUFFIXES', 'DEFAULT_IMAGE_HU_RANGE']
+__all__ = [
+    'CTVolume', 'read_volume', 'INPUT_TYPES', 'FILE_SUFFIXES', 'DEFAULT_IMAGE_HU_RANGE',
+    'AXIAL_ORIENTATION', 'OBLIQUE_TOLERANCE_DEG', 'orientation_code', 'axial_reorientation',
+    'orient_axial', 'orient_back', 'slice_plane', 'check_geometry', 'check_slice_positions'
+]
 
 INPUT_TYPES = ('auto', 'nifti', 'dicom', 'metaimage', 'nrrd', 'npz', 'png_series', 'image')
 #: File name endings that ``'auto'`` maps to a volume type (lower case).
@@ -87,8 +114,9 @@ class CTVolume:
 
     Attributes:
         hu (np.ndarray): (D, H, W) = (z, y, x) (slice, row, column) in the file's voxel
-            order, float32 Hounsfield units for CT (``dtype=None``: the stored values and
-            type, e.g. labels); (C, D, H, W) for a multi-channel file read with
+            order (in the axial ``'LPS'`` convention when read with ``orient=True``),
+            float32 Hounsfield units for CT (``dtype=None``: the stored values and type,
+            e.g. labels); (C, D, H, W) for a multi-channel file read with
             ``allow_channels=True``; (H, W) / (C, H, W) for a 2D ``.npz`` read with
             ``spatial_dims=2``.
         spacing (tuple[float, ...] | None): (sx, sy, sz) mm: column, row, slice spacing (the
@@ -135,6 +163,245 @@ class CTVolume:
         idx = rel @ np.linalg.inv(np.asarray(self.direction, np.float64)).T
         return idx / np.asarray(self.spacing, np.float64)
 
+    @property
+    def orientation(self) -> str:
+        """Where the x, y, z index axes point in the patient, e.g. ``'LPS'`` (the axial
+        convention of :func:`orient_axial`), ``'RAS'``, ``'PSL'`` (sagittal slices); see
+        :func:`orientation_code`."""
+        return orientation_code(self.direction)
+
+
+#: The axial convention of :func:`orient_axial` (and of DICOM / DeepLesion): the x index
+#: (column) runs to the patient's Left, y (row) to Posterior, z (slice) to Superior.
+AXIAL_ORIENTATION = 'LPS'
+#: Largest angle (degrees) between an index axis and its nearest patient axis that
+#: :func:`orient_axial` accepts; the residual tilt stays in ``direction``.
+OBLIQUE_TOLERANCE_DEG = 1.0
+#: DICOM slice positions: a slice may lie this far (mm, or this fraction of the step, the
+#: larger) off the uniform grid; two slices this close are the same position.
+SLICE_POSITION_TOLERANCE_MM = 0.05
+SLICE_POSITION_TOLERANCE_REL = 0.01
+#: A step this many times the median step is a gap (missing slices).
+SLICE_GAP_FACTOR = 1.5
+_AXIS_NAMES = ('x (columns)', 'y (rows)', 'z (slices)')
+_LETTERS = (('R', 'L'), ('A', 'P'), ('I', 'S'))  # LPS patient axis k: (- end, + end)
+_PLANES = ('sagittal', 'coronal', 'axial')  # slices across patient axis k
+
+
+def orientation_code(direction) -> str:
+    """Three letters: the patient direction (ITK / DICOM LPS: L/R, P/A, S/I) of the x, y, z
+    index axes, from the nearest patient axis of each ``direction`` column; the same as
+    SimpleITK's ``DICOMOrientImageFilter.GetOrientationFromDirectionCosines`` for
+    axis-aligned directions (identity -> ``'LPS'``).
+
+    Args:
+        direction (array-like): (3, 3) direction cosines, columns = x, y, z index axes (or
+            the 9 numbers row-major).
+    """
+    d = np.asarray(direction, np.float64).reshape(3, 3)
+    code = ''
+    for a in range(3):
+        k = int(np.argmax(np.abs(d[:, a])))
+        code += _LETTERS[k][int(d[k, a] > 0)]
+    return code
+
+
+def axial_reorientation(direction, path: str = '',
+                        tolerance_deg: float = OBLIQUE_TOLERANCE_DEG
+                        ) -> Tuple[Tuple[int, int, int], Tuple[bool, bool, bool]]:
+    """How to permute and flip the index axes of a volume to reach :data:`AXIAL_ORIENTATION`.
+
+    Args:
+        direction (array-like): (3, 3) direction cosines (columns = x, y, z index axes).
+        path (str): Named in the error. Default: ``''``.
+        tolerance_deg (float): Largest accepted angle between an index axis and its nearest
+            patient axis. Default: :data:`OBLIQUE_TOLERANCE_DEG`.
+
+    Returns:
+        tuple: ``axes`` (3 ints) and ``flips`` (3 bools): the new index axis ``b`` (x, y, z)
+        is the old index axis ``axes[b]``, reversed where ``flips[b]``; ``((0, 1, 2),
+        (False,) * 3)`` for a volume already in the convention.
+
+    Raises:
+        ValueError: Invalid (non-finite, zero) or oblique direction cosines (one line naming
+            ``path``, the axis and its angle): an oblique volume is refused, not resampled.
+    """
+    d = np.asarray(direction, np.float64).reshape(3, 3)
+    norms = np.linalg.norm(d, axis=0)
+    if not np.isfinite(d).all() or not (norms > 1e-6).all():
+        raise ValueError(f'{path}: direction cosines {np.round(d, 4).ravel().tolist()} are not '
+                         'valid (non-finite or a zero axis)')
+    unit = d / norms
+    patient = np.argmax(np.abs(unit), axis=0)  # nearest patient axis of each index axis
+    angles = np.degrees(np.arccos(np.clip(np.abs(unit[patient, np.arange(3)]), 0.0, 1.0)))
+    worst = int(np.argmax(angles))
+    if angles[worst] > tolerance_deg or len(set(patient.tolist())) < 3:
+        raise ValueError(
+            f'{path}: oblique volume: index axis {_AXIS_NAMES[worst]} is '
+            f'{angles[worst]:.1f} degrees off the nearest patient axis (direction '
+            f'{np.round(d, 4).ravel().tolist()}), over the {tolerance_deg:g} degree tolerance: '
+            'oblique volumes are not reoriented; resample it onto an axial grid first')
+    axes = tuple(int(np.flatnonzero(patient == b)[0]) for b in range(3))
+    flips = tuple(bool(unit[b, axes[b]] < 0) for b in range(3))
+    return axes, flips
+
+
+def orient_axial(volume: 'CTVolume', tolerance_deg: float = OBLIQUE_TOLERANCE_DEG
+                 ) -> 'CTVolume':
+    """The volume in the axial convention :data:`AXIAL_ORIENTATION` (``'LPS'``, as
+    SimpleITK's ``DICOMOrient(image, 'LPS')``): ``hu`` (D, H, W) with slices inferior ->
+    superior, rows anterior -> posterior, columns patient right -> left (a DICOM axial series
+    as SimpleITK sorts it, and DeepLesion's radiological view).  Axes are only permuted and
+    flipped (no interpolation, voxel values unchanged); spacing, origin and direction follow,
+    so every voxel keeps its patient position (:meth:`CTVolume.index_to_physical`), and
+    patient coordinates computed on the result are the input's.
+
+    Args:
+        volume (CTVolume): ``hu`` (D, H, W) or (C, D, H, W).
+        tolerance_deg (float): See :func:`axial_reorientation`.
+
+    Returns:
+        CTVolume: ``volume`` itself when already in the convention, else a new one
+        (``slice_numbers`` follow the slices when the slice axis stays, else 0..D-1).
+
+    Raises:
+        ValueError: Oblique or invalid direction (see :func:`axial_reorientation`).
+    """
+    axes, flips = axial_reorientation(volume.direction, volume.path, tolerance_deg)
+    if axes == (0, 1, 2) and not any(flips):
+        return volume
+    hu = volume.hu
+    lead = hu.ndim - 3  # a leading channel axis stays first
+    sizes = hu.shape[::-1][:3]  # index axes x, y, z: W, H, D
+    hu = np.transpose(hu, list(range(lead)) + [lead + 2 - axes[b] for b in (2, 1, 0)])
+    for b in range(3):
+        if flips[b]:
+            hu = np.flip(hu, axis=lead + 2 - b)
+    corner = np.zeros(3)  # old index of the new voxel (0, 0, 0)
+    for b in range(3):
+        corner[axes[b]] = sizes[axes[b]] - 1 if flips[b] else 0
+    spacing = volume.spacing
+    scale = np.ones(3) if spacing is None else np.asarray(spacing, np.float64)
+    old_dir = np.asarray(volume.direction, np.float64).reshape(3, 3)
+    origin = corner * scale @ old_dir.T + np.asarray(volume.origin, np.float64)
+    direction = np.stack([old_dir[:, axes[b]] * (-1.0 if flips[b] else 1.0) for b in range(3)],
+                         axis=1)
+    if axes[2] == 2 and len(volume.slice_numbers) == sizes[2]:
+        numbers = list(volume.slice_numbers)[::-1] if flips[2] else list(volume.slice_numbers)
+    else:
+        numbers = list(range(sizes[axes[2]]))
+    return CTVolume(hu=np.ascontiguousarray(hu),
+                    spacing=None if spacing is None else tuple(spacing[a] for a in axes),
+                    origin=tuple(float(o) for o in origin), direction=direction,
+                    path=volume.path, input_type=volume.input_type, slice_numbers=numbers)
+
+
+def orient_back(array: np.ndarray, volume: 'CTVolume',
+                tolerance_deg: float = OBLIQUE_TOLERANCE_DEG) -> np.ndarray:
+    """The inverse of :func:`orient_axial` for an array on the oriented grid (e.g. a label
+    map predicted there): back to ``volume``'s voxel order, exactly (axes only).
+
+    Args:
+        array (np.ndarray): (..., D', H', W'), the shape of ``orient_axial(volume).hu``'s
+            last three axes.
+        volume (CTVolume): The volume as read (not oriented).
+        tolerance_deg (float): See :func:`axial_reorientation`.
+
+    Returns:
+        np.ndarray: (..., D, H, W) on ``volume``'s grid.
+    """
+    axes, flips = axial_reorientation(volume.direction, volume.path, tolerance_deg)
+    out = np.asarray(array)
+    lead = out.ndim - 3
+    for b in range(3):
+        if flips[b]:
+            out = np.flip(out, axis=lead + 2 - b)
+    source = [axes.index(c) for c in range(3)]  # oriented axis holding the volume's axis c
+    out = np.transpose(out, list(range(lead)) + [lead + 2 - source[c] for c in (2, 1, 0)])
+    return np.ascontiguousarray(out)
+
+
+def slice_plane(direction) -> str:
+    """``'axial'``, ``'coronal'`` or ``'sagittal'``: the plane of the slices (the patient
+    axis nearest to the z index axis of ``direction`` is across them)."""
+    d = np.asarray(direction, np.float64).reshape(3, 3)
+    return _PLANES[int(np.argmax(np.abs(d[:, 2])))]
+
+
+def check_geometry(volume: 'CTVolume') -> None:
+    """One-line :class:`ValueError` naming ``volume.path`` unless the voxels are finite
+    (the count of NaN / infinite ones), the spacing (when there is one) positive and finite,
+    the origin finite and the direction a valid, non-singular (3, 3) matrix: the checks
+    :func:`read_volume` makes, for a :class:`CTVolume` built in memory."""
+    path = volume.path
+    _check_finite(path, np.asarray(volume.hu))
+    if volume.spacing is not None:
+        _check_spacing(path, volume.spacing, len(volume.spacing))
+    origin = np.asarray(volume.origin, np.float64)
+    if origin.shape != (3,) or not np.isfinite(origin).all():
+        raise ValueError(f'{path}: origin {origin.tolist()} is not 3 finite numbers (mm)')
+    d = np.asarray(volume.direction, np.float64)
+    if d.size != 9 or not np.isfinite(d).all() or abs(np.linalg.det(d.reshape(3, 3))) < 1e-6:
+        raise ValueError(f'{path}: direction {d.ravel().tolist()} is not a valid 3x3 '
+                         'direction matrix (non-finite or singular)')
+
+
+def check_slice_positions(positions: Sequence[float], names: Sequence[str], source: str,
+                          tolerance_mm: float = SLICE_POSITION_TOLERANCE_MM,
+                          tolerance_rel: float = SLICE_POSITION_TOLERANCE_REL,
+                          gap_factor: float = SLICE_GAP_FACTOR) -> Optional[float]:
+    """Refuse slice positions that a uniform grid does not fit: a duplicated position, a
+    gap (a step over ``gap_factor`` times the median: missing slices), or a slice further
+    than ``max(tolerance_mm, tolerance_rel * step)`` from the uniform grid through the first
+    and the last slice (the grid SimpleITK gives the series: spacing ``(last - first) /
+    (n - 1)``).
+
+    Args:
+        positions (Sequence[float]): (N,) mm along the slice normal, ascending (the reading
+            order).
+        names (Sequence[str]): (N,) file names, named in the errors.
+        source (str): The series folder, named first in the errors.
+        tolerance_mm, tolerance_rel, gap_factor: See above. Defaults:
+            :data:`SLICE_POSITION_TOLERANCE_MM` (0.05 mm), :data:`SLICE_POSITION_TOLERANCE_REL`
+            (1 %), :data:`SLICE_GAP_FACTOR` (1.5).
+
+    Returns:
+        float | None: The uniform step (mm); None for fewer than two slices.
+
+    Raises:
+        ValueError: One line naming ``source``, the files, their positions and slice indices.
+    """
+    p = np.asarray(positions, np.float64)
+    n = len(p)
+    if n < 2:
+        return None
+    steps = np.diff(p)
+    dup = np.flatnonzero(steps <= tolerance_mm)
+    if dup.size:
+        i = int(dup[0])
+        raise ValueError(f'{source}: duplicated slice: {names[i]} and {names[i + 1]} (slices '
+                         f'{i} and {i + 1} of {n}) are both at {p[i]:.3f} mm along the slice '
+                         'normal; remove one of them')
+    median = float(np.median(steps))
+    gaps = np.flatnonzero(steps > gap_factor * median)
+    if gaps.size:
+        i = int(gaps[0])
+        missing = max(1, int(round(steps[i] / median)) - 1)
+        raise ValueError(f'{source}: missing slice: a {steps[i]:.3f} mm gap between {names[i]} '
+                         f'({p[i]:.3f} mm) and {names[i + 1]} ({p[i + 1]:.3f} mm) (slices {i} '
+                         f'and {i + 1} of {n}), {steps[i] / median:.1f}x the median step '
+                         f'{median:.3f} mm: about {missing} slice(s) missing')
+    step = (p[-1] - p[0]) / (n - 1)
+    off = p - (p[0] + step * np.arange(n))
+    tol = max(tolerance_mm, tolerance_rel * step)
+    k = int(np.argmax(np.abs(off)))
+    if abs(off[k]) > tol:
+        raise ValueError(f'{source}: uneven slice spacing: {names[k]} (slice {k} of {n}) is at '
+                         f'{p[k]:.3f} mm, {off[k]:+.3f} mm off the uniform {step:.3f} mm grid '
+                         f'from {p[0]:.3f} to {p[-1]:.3f} mm (steps {steps.min():.3f} to '
+                         f'{steps.max():.3f} mm, tolerance {tol:.3f} mm)')
+    return float(step)
+
 
 def _check_spacing(path: str, spacing: Sequence[float], ndim: int = 3) -> Tuple[float, ...]:
     sp = tuple(float(s) for s in spacing)
@@ -163,12 +430,28 @@ def _check_layout(path: str, array: np.ndarray, spatial_dims: int, allow_channel
     raise ValueError(f'{path}: image must be {axes}, got shape {tuple(array.shape)}')
 
 
+def _check_finite(path: str, array: np.ndarray) -> None:
+    """One-line error naming the file and the counts of NaN / infinite voxels."""
+    if array.dtype.kind not in 'fc':
+        return
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = int(array.size - np.count_nonzero(finite))
+        nan = int(np.count_nonzero(np.isnan(array)))
+        raise ValueError(_nonfinite_message(path, nan, bad - nan, array.size))
+
+
+def _nonfinite_message(path: str, nan: int, inf: int, size: int) -> str:
+    return (f'{path}: volume holds NaN or infinite values ({nan} NaN and {inf} infinite of '
+            f'{size} voxels)')
+
+
 def _finish(path: str, array: np.ndarray, dtype, check_hu: bool) -> np.ndarray:
-    """The common last step of every format: cast, finite and HU checks."""
+    """The common last step of every format: finite check (before the cast: NaN cast to an
+    integer type becomes an arbitrary number), cast, HU check."""
+    _check_finite(path, array)
     if dtype is not None:
         array = array.astype(dtype, copy=False)
-    if array.dtype.kind in 'fc' and not np.isfinite(array).all():
-        raise ValueError(f'{path}: volume holds NaN or infinite values')
     if check_hu:
         _check_hu(path, array)
     return np.ascontiguousarray(array)
@@ -205,10 +488,20 @@ def _from_sitk(image, path: str, input_type: str, check_hu: bool, dtype,
                     slice_numbers=list(range(array.shape[-3])))
 
 
-def _nifti_header(path: str) -> Tuple[int, Tuple[float, float, float], Optional[int], int]:
-    """(number of dimensions, pixdim[1:4], end of the voxel data in bytes or None, NIfTI
-    version 1 / 2) from the raw header, without the fixes readers apply (SimpleITK turns a
-    zero pixdim into 1 mm)."""
+class _NiftiHeader(NamedTuple):
+    """The raw NIfTI header fields :func:`read_volume` checks."""
+    ndim: int
+    zooms: Tuple[float, float, float]  # pixdim[1:4]
+    data_end: Optional[int]  # end of the voxel data in bytes (None: sizes invalid)
+    version: int  # 1 or 2
+    datatype: int
+    vox_offset: float
+    order: str  # byte order, '<' or '>'
+
+
+def _nifti_header(path: str) -> _NiftiHeader:
+    """The raw header, without the fixes readers apply (SimpleITK turns a zero pixdim into
+    1 mm)."""
     opener = gzip.open if path.lower().endswith('.gz') else open
     try:
         with opener(path, 'rb') as f:
@@ -222,12 +515,12 @@ def _nifti_header(path: str) -> Tuple[int, Tuple[float, float, float], Optional[
             if size == 348 and len(raw) >= 348:  # NIfTI-1
                 dim = struct.unpack_from(order + '8h', raw, 40)
                 pixdim = struct.unpack_from(order + '8f', raw, 76)
-                bitpix = struct.unpack_from(order + 'h', raw, 72)[0]
+                datatype, bitpix = struct.unpack_from(order + '2h', raw, 70)
                 vox_offset = struct.unpack_from(order + 'f', raw, 108)[0]
             elif size == 540 and len(raw) >= 540:  # NIfTI-2
                 dim = struct.unpack_from(order + '8q', raw, 16)
                 pixdim = struct.unpack_from(order + '8d', raw, 104)
-                bitpix = struct.unpack_from(order + 'h', raw, 14)[0]
+                datatype, bitpix = struct.unpack_from(order + '2h', raw, 12)
                 vox_offset = struct.unpack_from(order + 'q', raw, 168)[0]
             else:
                 continue
@@ -236,9 +529,48 @@ def _nifti_header(path: str) -> Tuple[int, Tuple[float, float, float], Optional[
             data_end = None
             if sizes and all(d > 0 for d in sizes) and bitpix > 0 and np.isfinite(vox_offset):
                 data_end = int(vox_offset) + int(np.prod(sizes, dtype=np.int64)) * bitpix // 8
-            return ndim, tuple(float(p) for p in pixdim[1:4]), data_end, 1 if size == 348 else 2
+            return _NiftiHeader(ndim, tuple(float(p) for p in pixdim[1:4]), data_end,
+                                1 if size == 348 else 2, int(datatype), float(vox_offset),
+                                order)
     raise ValueError(f'{path}: not a readable NIfTI file (no NIfTI-1 / NIfTI-2 header: '
                      f'{len(raw)} bytes, header size field not 348 or 540)')
+
+
+#: NIfTI datatype codes of floating-point voxels (float32, float64, complex64, complex128).
+_NIFTI_FLOAT_TYPES = {16: 'f4', 64: 'f8', 32: 'c8', 1792: 'c16'}
+
+
+def _check_nifti_finite(path: str, header: _NiftiHeader) -> None:
+    """SimpleITK's NIfTI reader turns NaN and infinite voxels into 0, silently: count them
+    in the raw voxel data of a floating-point NIfTI (streamed, 16 MB at a time)."""
+    code = _NIFTI_FLOAT_TYPES.get(header.datatype)
+    if code is None or header.data_end is None:
+        return
+    dt = np.dtype(header.order + code)
+    start = int(header.vox_offset)
+    left = header.data_end - start
+    chunk = max(1, (1 << 24) // dt.itemsize) * dt.itemsize
+    nan = bad = count = 0
+    opener = gzip.open if path.lower().endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            f.seek(start)
+            while left > 0:
+                buf = f.read(min(chunk, left))
+                if not buf:
+                    break
+                left -= len(buf)
+                values = np.frombuffer(buf, dt, count=len(buf) // dt.itemsize)
+                count += values.size
+                finite = np.isfinite(values)
+                if not finite.all():
+                    bad += int(values.size - np.count_nonzero(finite))
+                    nan += int(np.count_nonzero(np.isnan(values)))
+    except (EOFError, OSError, zlib.error) as err:
+        raise ValueError(f'{path}: not a readable NIfTI file (truncated or corrupt: '
+                         f'{_first_line(err)})') from None
+    if bad:
+        raise ValueError(_nonfinite_message(path, nan, bad - nan, count))
 
 
 def _check_nifti_complete(path: str, data_end: int) -> None:
@@ -275,18 +607,19 @@ def _read_sitk_file(path: str, input_type: str, check_hu: bool, dtype,
                     allow_channels: bool) -> CTVolume:
     import SimpleITK as sitk
     if input_type == 'nifti':
-        ndim, zooms, data_end, version = _nifti_header(path)
-        if ndim < 3:
-            raise ValueError(f'{path}: expected a 3D volume, got {ndim}D')
-        _check_spacing(path, zooms)
-        if data_end is not None:
-            _check_nifti_complete(path, data_end)
+        header = _nifti_header(path)
+        if header.ndim < 3:
+            raise ValueError(f'{path}: expected a 3D volume, got {header.ndim}D')
+        _check_spacing(path, header.zooms)
+        if header.data_end is not None:
+            _check_nifti_complete(path, header.data_end)
+        _check_nifti_finite(path, header)
     try:
         image = sitk.ReadImage(path)
     except RuntimeError as err:
         if input_type != 'nifti':
             raise ValueError(f'{path}: SimpleITK cannot read it ({_last_line(err)})') from None
-        if version == 2:
+        if header.version == 2:
             raise ValueError(f'{path}: not a readable NIfTI file (a NIfTI-2 file, which this '
                              'SimpleITK does not read; save it as NIfTI-1)') from None
         raise ValueError(f'{path}: not a readable NIfTI file ({_last_line(err)})') from None
@@ -322,7 +655,55 @@ def _read_npz(path: str, key: str, check_hu: bool, dtype, spatial_dims: int,
                     slice_numbers=list(range(array.shape[-3])) if spatial_dims == 3 else [0])
 
 
-def _read_dicom(folder: str, check_hu: bool, dtype) -> CTVolume:
+def _dicom_numbers(reader, tag: str, count: int) -> Optional[np.ndarray]:
+    """A DICOM DS value with ``count`` numbers (``'a\\b\\c'``), None when missing or
+    malformed."""
+    if not reader.HasMetaDataKey(tag):
+        return None
+    try:
+        values = np.array([float(v) for v in reader.GetMetaData(tag).strip().split('\\')])
+    except ValueError:
+        return None
+    return values if values.shape == (count,) and np.isfinite(values).all() else None
+
+
+def _sorted_checked_slices(folder: str, files: Sequence[str]) -> list:
+    """The series' files sorted by their position along the slice normal
+    (ImagePositionPatient . (row cosines x column cosines), from the headers only), after
+    :func:`check_slice_positions`: same orientation in every file, no duplicated position,
+    no gap, even steps."""
+    import SimpleITK as sitk
+    head = sitk.ImageFileReader()
+    positions, first_iop = [], None
+    for f in files:
+        head.SetFileName(f)
+        try:
+            head.ReadImageInformation()
+        except RuntimeError as err:
+            raise ValueError(f'{f}: DICOM header unreadable ({_last_line(err)})') from None
+        ipp = _dicom_numbers(head, '0020|0032', 3)
+        iop = _dicom_numbers(head, '0020|0037', 6)
+        if ipp is None or iop is None:
+            raise ValueError(f'{folder}: {osp.basename(f)} has no valid ImagePositionPatient / '
+                             'ImageOrientationPatient (0020|0032, 0020|0037), so the slice '
+                             'positions cannot be checked')
+        if first_iop is None:
+            first_iop = iop
+            normal = np.cross(iop[:3], iop[3:])
+            normal /= max(np.linalg.norm(normal), 1e-12)
+        elif np.abs(iop - first_iop).max() > 1e-4:
+            raise ValueError(f'{folder}: slices differ in orientation: {osp.basename(files[0])} '
+                             f'has ImageOrientationPatient {first_iop.tolist()}, '
+                             f'{osp.basename(f)} has {iop.tolist()}')
+        positions.append(float(ipp @ normal))
+    order = np.argsort(positions, kind='stable')
+    files = [files[i] for i in order]
+    check_slice_positions([positions[i] for i in order], [osp.basename(f) for f in files],
+                          folder)
+    return files
+
+
+def _read_dicom(folder: str, check_hu: bool, dtype, check_slices: bool = True) -> CTVolume:
     import SimpleITK as sitk
     reader = sitk.ImageSeriesReader()
     series = reader.GetGDCMSeriesIDs(folder)
@@ -340,6 +721,8 @@ def _read_dicom(folder: str, check_hu: bool, dtype) -> CTVolume:
     if modality.upper() != 'CT':
         raise ValueError(f'{files[0]}: DICOM Modality is {modality or "missing"!r}, expected '
                          "'CT' (only CT in HU is supported)")
+    if check_slices and len(files) > 1:
+        files = _sorted_checked_slices(folder, files)
     reader.SetFileNames(files)
     try:
         image = reader.Execute()
@@ -401,7 +784,8 @@ def read_volume(path: str, input_type: str = 'auto', pixel_spacing: Optional[flo
                 slice_interval: Optional[float] = None,
                 image_hu_range: Sequence[float] = DEFAULT_IMAGE_HU_RANGE,
                 check_hu: bool = True, *, key: str = 'image', dtype=np.float32,
-                spatial_dims: int = 3, allow_channels: bool = False) -> CTVolume:
+                spatial_dims: int = 3, allow_channels: bool = False, orient: bool = False,
+                check_slices: bool = True) -> CTVolume:
     """Read a volume file or folder: NIfTI, DICOM series, MetaImage, NRRD, ``.npz``, PNG
     series or one picture (the only reader of volumes in acsdet; see the module docstring
     for the formats and the axis convention).
@@ -424,6 +808,14 @@ def read_volume(path: str, input_type: str = 'auto', pixel_spacing: Optional[flo
             Default: 3.
         allow_channels (bool): Accept a leading channel axis, (C, D, H, W) (4D NIfTI, vector
             images, ``.npz``). Default: False (one channel, as the inference APIs take).
+        orient (bool): Reorient to the axial convention (:func:`orient_axial`: slices
+            inferior -> superior, rows anterior -> posterior, columns right -> left; axes
+            permuted / flipped only, the geometry follows) and refuse an oblique volume.
+            Default: False (the file's voxel order, as training reads; detection inference
+            reads with True).
+        check_slices (bool): DICOM: refuse a series with a duplicated slice position, a gap
+            (missing slices) or uneven steps (:func:`check_slice_positions`), from the
+            headers, before the pixels are read. Default: True.
 
     Returns:
         CTVolume: ``hu`` (D, H, W) and the geometry (``spacing`` (sx, sy, sz)).
@@ -450,12 +842,21 @@ def read_volume(path: str, input_type: str = 'auto', pixel_spacing: Optional[flo
         raise ValueError(f'{path}: 2D arrays (spatial_dims=2) are read from .npz files only, '
                          f'not from {input_type} input')
 
+    volume = _read(path, input_type, explicit, pixel_spacing, slice_interval, image_hu_range,
+                   check_hu, key, dtype, spatial_dims, allow_channels, check_slices)
+    return orient_axial(volume) if orient and spatial_dims == 3 else volume
+
+
+def _read(path: str, input_type: str, explicit: bool, pixel_spacing, slice_interval,
+          image_hu_range, check_hu: bool, key: str, dtype, spatial_dims: int,
+          allow_channels: bool, check_slices: bool) -> CTVolume:
+    """:func:`read_volume` once the arguments are checked and the type is known."""
     if input_type == 'npz':
         return _read_npz(path, key, check_hu, dtype, spatial_dims, allow_channels)
     if input_type in _SITK_TYPES:
         return _read_sitk_file(path, input_type, check_hu, dtype, allow_channels)
     if input_type == 'dicom':
-        return _read_dicom(path, check_hu, dtype)
+        return _read_dicom(path, check_hu, dtype, check_slices)
     spacing = _check_spacing(path, _spacing_or_default(pixel_spacing, slice_interval))
     if input_type == 'image':
         hu = _picture_to_hu(path, _read_picture(path), explicit, image_hu_range)
