@@ -3,14 +3,18 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
                          [--show-dir DIR [--show-window soft_tissue|lung|bone]
                          [--show-score-thr 0.3]] [--cfg-options k=v ...] [--launcher pytorch]
+
+Bad input found before the run (the config, a ``--cfg-options`` key, the checkpoint path, a
+``--out`` that is not a .pkl in a writable folder, an unwritable work dir, a model that cannot
+be built) ends in one line ``tools/test.py: error: ...`` (exit status 2), nothing written.
 """
 import argparse
 import os
-import sys
 
 from acsdet.apis import register_all_modules
-from acsdet.engine.runner_setup import (add_config_and_launcher_args, build_runner, load_config,
-                                        parse_tool_args)
+from acsdet.engine.runner_setup import (TOOL_ERRORS, ConfigError, add_config_and_launcher_args,
+                                        build_runner, check_out_file, check_work_dir,
+                                        exit_with_error, load_config, parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -34,38 +38,44 @@ def parse_args(argv=None):
     return parse_tool_args(parser, argv)
 
 
+def _show_predictions(cfg, args):
+    """mmdet's switch (draw=True, show / test_out_dir) on the config's visualization hook:
+    CTDetVisualizationHook for the detectors (one PNG per key slice, in a CT window, to
+    <work_dir>/<timestamp>/<show-dir>/<series>_<key>.png), SegVisualizationHook for the
+    segmentors (configs/_base_/seg_runtime.py: slices of image / truth / prediction)."""
+    from mmdet.engine.hooks.utils import trigger_visualization_hook
+    cfg = trigger_visualization_hook(cfg, args)
+    hook = cfg.default_hooks['visualization']
+    for flag, value, key in (('--show-score-thr', args.show_score_thr, 'score_thr'),
+                             ('--show-window', args.show_window, 'window')):
+        if value is None:
+            continue
+        if hook.get('type') != 'CTDetVisualizationHook':
+            raise ConfigError(f'{flag} needs default_hooks.visualization of type '
+                              'CTDetVisualizationHook (a detector config), got '
+                              f'{hook.get("type")}')
+        hook[key] = value
+    return cfg
+
+
 def main(argv=None):
     args = parse_args(argv)
     # fill the registries and make checkpoint loading weights-only safe; the Runner sets
     # the default scope from cfg.default_scope
     register_all_modules(init_default_scope=False)
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        sys.exit(f'tools/test.py: error: --out must name a .pkl file, got {args.out}')
-    if not os.path.isfile(args.checkpoint):
-        sys.exit(f'tools/test.py: error: checkpoint not found: {args.checkpoint}')
     try:
+        if args.out is not None:
+            check_out_file(args.out)
+        if not os.path.isfile(args.checkpoint):
+            raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
-    except FileNotFoundError as err:
-        sys.exit(f'tools/test.py: error: {err}')
-    cfg.load_from = args.checkpoint
-    if args.show or args.show_dir:
-        # mmdet's switch (draw=True, show / test_out_dir) on the config's visualization hook:
-        # CTDetVisualizationHook for the detectors (one PNG per key slice, in a CT window, to
-        # <work_dir>/<timestamp>/<show-dir>/<series>_<key>.png), SegVisualizationHook for the
-        # segmentors (configs/_base_/seg_runtime.py: slices of image / truth / prediction)
-        from mmdet.engine.hooks.utils import trigger_visualization_hook
-        cfg = trigger_visualization_hook(cfg, args)
-        hook = cfg.default_hooks['visualization']
-        for flag, value, key in (('--show-score-thr', args.show_score_thr, 'score_thr'),
-                                 ('--show-window', args.show_window, 'window')):
-            if value is None:
-                continue
-            if hook.get('type') != 'CTDetVisualizationHook':
-                sys.exit(f'tools/test.py: error: {flag} needs default_hooks.visualization of '
-                         f'type CTDetVisualizationHook (a detector config), got '
-                         f'{hook.get("type")}')
-            hook[key] = value
-    runner = build_runner(cfg)
+        check_work_dir(cfg, from_flag=args.work_dir is not None)
+        cfg.load_from = args.checkpoint
+        if args.show or args.show_dir:
+            cfg = _show_predictions(cfg, args)
+        runner = build_runner(cfg)
+    except TOOL_ERRORS as err:
+        exit_with_error('tools/test.py', err)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

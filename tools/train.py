@@ -4,15 +4,17 @@
                           [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 
 Same flags as mmdet's ``tools/train.py``; acsdet's modules are registered and checkpoint
-loading stays ``weights_only`` (see docs/install.md).
+loading stays ``weights_only`` (see docs/install.md).  A bad config, ``--cfg-options`` key or
+work dir, and a model that cannot be built, end in one line ``tools/train.py: error: ...``
+(exit status 2) with nothing left in the work dir (``acsdet.engine.runner_setup``).
 """
 import argparse
-import sys
 
 from acsdet.apis import register_all_modules
-from acsdet.engine.runner_setup import (ConfigError, add_config_and_launcher_args, build_runner,
-                                        enable_amp, enable_auto_scale_lr, load_config,
-                                        parse_tool_args, set_resume)
+from acsdet.engine.runner_setup import (TOOL_ERRORS, add_config_and_launcher_args, build_runner,
+                                        check_work_dir, enable_amp, enable_auto_scale_lr,
+                                        exit_with_error, load_config, parse_tool_args,
+                                        set_resume)
 
 
 def parse_args(argv=None):
@@ -39,14 +41,15 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     try:
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
+        check_work_dir(cfg, from_flag=args.work_dir is not None)
         if args.amp:
             enable_amp(cfg)
         if args.auto_scale_lr:
             enable_auto_scale_lr(cfg)
         set_resume(cfg, args.resume)
-    except (ConfigError, FileNotFoundError) as err:
-        sys.exit(f'tools/train.py: error: {err}')
-    runner = build_runner(cfg)
+        runner = build_runner(cfg)
+    except TOOL_ERRORS as err:
+        exit_with_error('tools/train.py', err)
     runner.train()
 
 

@@ -38,3 +38,42 @@ def test_nothing_to_resume_starts_from_scratch(tmp_path):
     _touch(tmp_path / 'epoch_1.pth', time.time())
     set_resume(cfg, 'auto')
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_1.pth')
+
+
+def test_accepted_arguments_follow_kwargs_up_the_mro():
+    import torch
+
+    from acsdet.engine.runner_setup import accepted_arguments
+
+    class Base:
+        def __init__(self, a, b=1):
+            pass
+
+    class Child(Base):
+        def __init__(self, c, **kwargs):
+            super().__init__(**kwargs)
+
+    class NoInit(Base):
+        pass
+
+    class KeepsKwargs(torch.nn.Module):
+        def __init__(self, d, **kwargs):
+            super().__init__()
+            self.extra = kwargs
+
+    class Plain(torch.nn.Module):
+        pass
+
+    assert accepted_arguments(Child) == {'a', 'b', 'c'}
+    assert accepted_arguments(NoInit) == {'a', 'b'}
+    assert accepted_arguments(KeepsKwargs) is None  # its **kwargs stop at nn.Module: any key
+    assert accepted_arguments(Plain) == set()
+    assert accepted_arguments(lambda x, *, y=0: None) == {'x', 'y'}
+    assert accepted_arguments(lambda **kw: None) is None
+
+
+def test_one_line_messages():
+    from acsdet.engine.runner_setup import one_line
+    assert one_line(KeyError('X is not in the registry')) == 'X is not in the registry'
+    assert one_line(ValueError('first\n  second\n')) == 'first second'
+    assert one_line(TypeError()) == 'TypeError'
