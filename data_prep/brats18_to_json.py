@@ -13,7 +13,13 @@ t1ce, t2 (read as (4, D, H, W)), ``labelsTr/<case>.nii.gz`` with the labels rema
 {0, 1, 2, 4} -> {0, 1, 2, 3} (0 background, 1 necrotic / non-enhancing core, 2 oedema,
 3 enhancing tumour; any other value is an error naming the file), ``imagesTs/`` for cases
 without labels, and ``brats18.json``.  Files already written are kept (delete them or pass
-``--overwrite`` to redo); every write is atomic.
+``--overwrite`` to redo).  A run is all-or-nothing: its files replace the old ones only when
+every case has been converted, so a run that fails on a later case leaves OUT_DIR as it was.
+
+Checks (each a one-line error naming the file): the four modalities and the segmentation lie
+on the flair's grid (shape, then spacing, origin and direction from the headers, read with the
+SimpleITK calls training uses; tolerance 1e-3 mm, 1e-4), every file is readable, and the
+labels are BraTS labels.  OUT_DIR gets a write probe before any work.
 
 Split: the GSP-Conv paper splits the 285 labelled cases 8:2 at random: ``--val-ratio 0.2``
 (default), seeded (``--seed``).  See docs/segmentation_data.md.
@@ -25,7 +31,8 @@ import sys
 
 import numpy as np
 
-from acsdet.data_prep.volume_prep import (add_split_args, atomic_save_nifti, progress,
+from acsdet.data_prep.volume_prep import (add_split_args, atomic_save_nifti, check_same_geometry,
+                                          check_writable, progress, read_geometry,
                                           run_converter, seeded_split, write_split_json)
 
 MODALITIES = ('flair', 't1', 't1ce', 't2')
@@ -77,26 +84,53 @@ def remap_labels(label: np.ndarray, path: str) -> np.ndarray:
     return lut[label.astype(np.int64)]
 
 
+def _unreadable(path: str, err: Exception) -> ValueError:
+    lines = str(err).strip().splitlines()
+    return ValueError(f'{path}: unreadable NIfTI ({type(err).__name__}: '
+                      f'{lines[0] if lines else ""})')
+
+
+def _load(path: str):
+    """nibabel image of ``path``; a damaged file is a one-line ``ValueError``."""
+    import nibabel as nib
+    try:
+        return nib.load(path)
+    except Exception as err:  # nibabel raises several types for broken files
+        raise _unreadable(path, err) from None
+
+
+def _voxels(img, path: str) -> np.ndarray:
+    """The voxels of a nibabel image; a truncated or corrupt file is a one-line error."""
+    try:
+        return np.asarray(img.dataobj)
+    except Exception as err:  # EOFError, zlib.error, OSError, ValueError of a damaged file
+        raise _unreadable(path, err) from None
+
+
 def convert_case(folder: str, case: str, image_out: str, label_out) -> None:
     """Stack the 4 modalities into ``image_out`` and write the remapped labels."""
     import nibabel as nib
     paths = [_case_file(folder, case, m) for m in MODALITIES]
     seg_path = _case_file(folder, case, 'seg', required=False) if label_out else None
-    ref = nib.load(paths[0])
+    ref = _load(paths[0])
+    ref_geo = read_geometry(paths[0])
     arrays = []
     for path in paths:
-        img = nib.load(path)
+        img = _load(path)
         if img.shape != ref.shape or len(img.shape) != 3:
             raise ValueError(f'{path}: shape {img.shape} differs from the flair '
                              f'{ref.shape} (all modalities must be the same 3D grid)')
-        arrays.append(np.asarray(img.dataobj))
+        if path != paths[0]:
+            check_same_geometry(paths[0], path, 'the flair', ref_geo)
+        arrays.append(_voxels(img, path))
     label = None
     if seg_path:  # checked before anything is written
-        seg = nib.load(seg_path)
+        seg = _load(seg_path)
         if seg.shape != ref.shape:
             raise ValueError(f'{seg_path}: shape {seg.shape} differs from the images '
                              f'{ref.shape}')
-        label = remap_labels(np.asarray(seg.dataobj), seg_path)
+        check_same_geometry(paths[0], seg_path, 'the flair', ref_geo)
+        label = remap_labels(_voxels(seg, seg_path), seg_path)
     dtype = np.result_type(*arrays)
     image = np.stack(arrays, axis=-1).astype(dtype, copy=False)
     atomic_save_nifti(nib.Nifti1Image(image, ref.affine), image_out)
@@ -108,6 +142,7 @@ def convert(args) -> dict:
     root, out_dir = osp.abspath(args.root), osp.abspath(args.out_dir)
     if not osp.isdir(root):
         raise FileNotFoundError(f'BraTS root folder not found: {root}')
+    check_writable(out_dir)
     cases = find_cases(root)
     if not cases:
         raise FileNotFoundError(f'{root}: no <case>/<case>_flair.nii.gz folders found')

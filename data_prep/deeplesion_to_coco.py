@@ -4,7 +4,9 @@
     python data_prep/deeplesion_to_coco.py data/DeepLesion --workers 2
 
 writes data/DeepLesion/annotations/deeplesion_{train,val,test}.json and
-deeplesion_conversion_report.json (skips per kind, mask quality).  See docs/deeplesion_data.md.
+deeplesion_conversion_report.json (skips per kind, mask quality).  The output folder gets a
+write probe before any work, so an unwritable location is a one-line error at once, not after
+GrabCut has run over the whole dataset.  See docs/deeplesion_data.md.
 """
 import argparse
 import json
@@ -15,6 +17,7 @@ import sys
 
 from acsdet.data_prep.deeplesion_coco import convert_deeplesion
 from acsdet.data_prep.deeplesion_info import DLInfoError
+from acsdet.data_prep.output_guard import OutputNotWritableError
 
 
 def parse_args(argv=None):
@@ -51,7 +54,7 @@ def main(argv=None) -> int:
             dl_info, images, out, workers=args.workers, grabcut=not args.no_grabcut,
             grabcut_cfg=dict(margin=args.margin, iterations=args.iterations),
             skip_bad_rows=args.skip_bad_rows, progress=not args.no_progress)
-    except (DLInfoError, FileNotFoundError) as err:
+    except (DLInfoError, FileNotFoundError, OutputNotWritableError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     for split, s in report['splits'].items():

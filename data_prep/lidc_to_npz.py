@@ -29,7 +29,10 @@ Output: ``OUT/nodules/<patient>_nNN.npz`` (keys image, label, spacing, centre_vo
 num_readers, malignancy, patient_id, series_uid) and ``OUT/lidc_nodules.json`` with
 "training" / "validation" lists split 4:1 by patient (the paper splits 4:1 at random;
 grouping by patient keeps one patient's nodules on one side), seeded by ``--seed``.
-Re-runs rewrite the same files (atomic writes).  See docs/segmentation_data.md.
+Re-runs rewrite the same files.  A run is all-or-nothing: its files replace the old ones only
+when every series has been converted, so a run that fails on a later series leaves OUT as it
+was; OUT gets a write probe before any work.  The labels are drawn on the CT's own slices
+(there is no separate label volume whose grid could differ).  See docs/segmentation_data.md.
 """
 import argparse
 import os
@@ -41,8 +44,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from acsdet.data_prep.volume_prep import (add_split_args, atomic_savez, progress, run_converter,
-                                          seeded_split, write_split_json)
+from acsdet.data_prep.volume_prep import (add_split_args, atomic_savez, check_writable, progress,
+                                          run_converter, seeded_split, write_split_json)
 
 AIR_HU = -1024
 
@@ -292,6 +295,7 @@ def convert(args) -> dict:
     if args.size < 1 or args.spacing < 0 or not 0 < args.agreement <= 1:
         raise ValueError(f'--size must be >= 1, --spacing >= 0 and --agreement in (0, 1], '
                          f'got {args.size}, {args.spacing}, {args.agreement}')
+    check_writable(out_dir)
     series = find_series(root)
     if not series:
         raise FileNotFoundError(f'{root}: no DICOM (.dcm) series found')

@@ -12,6 +12,11 @@ rewritten: the json points at the original files (paths relative to the json's f
 Split: the ACS paper (IV-C) trains on the 131 labelled scans and reports the challenge's 70
 test scans; it gives no validation split, so "validation" is a seeded random part of the
 labelled cases (``--val-ratio``, default 0.2; 0 keeps all for training).
+
+Checks (each a one-line error naming the file): every segmentation has its volume's shape and
+grid (spacing, origin and direction, read from the headers with the SimpleITK calls training
+uses; tolerance 1e-3 mm, 1e-4), and the labels are 0 / 1 / 2 (``--check-labels``).  The output
+folder gets a write probe before any work.
 See docs/segmentation_data.md.
 """
 import argparse
@@ -22,7 +27,8 @@ import sys
 
 import numpy as np
 
-from acsdet.data_prep.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+from acsdet.data_prep.volume_prep import (add_split_args, check_same_geometry, check_writable,
+                                          progress, run_converter, seeded_split,
                                           write_split_json)
 
 VOLUME_RE = re.compile(r'^(test-)?volume-(\d+)\.nii(\.gz)?$')
@@ -56,7 +62,7 @@ def find_lits_files(root: str):
 
 
 def check_case(vol: str, seg: str, check_labels: bool) -> None:
-    """Header checks (3D, same shape), and optionally the label values."""
+    """Header checks (3D, same shape), optionally the label values, then the same grid."""
     import nibabel as nib
     try:
         vshape, sshape = nib.load(vol).shape, nib.load(seg).shape
@@ -71,6 +77,7 @@ def check_case(vol: str, seg: str, check_labels: bool) -> None:
         bad = sorted(set(values.tolist()) - {0, 1, 2})
         if bad:
             raise ValueError(f'{seg}: labels must be 0 / 1 / 2, found {bad}')
+    check_same_geometry(vol, seg)
 
 
 def convert(args) -> dict:
@@ -78,6 +85,7 @@ def convert(args) -> dict:
     if not osp.isdir(root):
         raise FileNotFoundError(f'LiTS root folder not found: {root}')
     out = osp.abspath(args.out or osp.join(root, 'lits.json'))
+    check_writable(osp.dirname(out))
     volumes, segs, tests = find_lits_files(root)
     if not volumes:
         raise FileNotFoundError(f'{root}: no volume-N.nii files found')

@@ -4,7 +4,8 @@
     python data_prep/make_demo_deeplesion.py data/deeplesion_demo
 
 writes data/deeplesion_demo/{Images_png/, DL_info.csv, annotations/deeplesion_*.json}.
-Idempotent: re-running with the same arguments does nothing (--force regenerates).
+Idempotent: re-running with the same arguments does nothing (--force regenerates).  The
+folder gets a write probe before any work (a one-line error, exit code 2).
 See docs/deeplesion_data.md.
 """
 import argparse
@@ -12,6 +13,7 @@ import logging
 import sys
 
 from acsdet.data_prep.deeplesion_demo import prepare_demo_deeplesion
+from acsdet.data_prep.output_guard import OutputNotWritableError
 
 
 def parse_args(argv=None):
@@ -32,9 +34,13 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
-    paths = prepare_demo_deeplesion(args.root, num_series=args.num_series,
-                                    image_size=args.image_size, seed=args.seed,
-                                    workers=args.workers, force=args.force, progress=True)
+    try:
+        paths = prepare_demo_deeplesion(args.root, num_series=args.num_series,
+                                        image_size=args.image_size, seed=args.seed,
+                                        workers=args.workers, force=args.force, progress=True)
+    except (OutputNotWritableError, FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     for key in ('images_dir', 'dl_info', 'train', 'val', 'test'):
         print(f'{key:10s} {paths[key]}')
     return 0

@@ -6,11 +6,13 @@ cubes, cylinders, cones, pyramids; N(0, 0.5) noise), deterministically from a se
     python data_prep/make_poc_shapes.py data/poc --num 200       # at most 200 per split
 
 writes data/poc/poc_2d/{train,test}/NNNNN.npz and data/poc/poc_3d/{train,test}/NNNNN.npz
-(keys image float32, label uint8) plus a meta.json per set.  See docs/gsp_conv.md.
+(keys image float32, label uint8) plus a meta.json per set.  OUT_DIR gets a write probe
+before any work (a one-line error, exit code 2).  See docs/gsp_conv.md.
 """
 import argparse
 import sys
 
+from acsdet.data_prep.output_guard import OutputNotWritableError
 from acsdet.data_prep.poc_shapes import POC_DEFAULT_COUNTS, generate_poc_shapes
 
 
@@ -51,7 +53,7 @@ def main(argv=None) -> int:
     try:
         metas = generate_poc_shapes(args.out_dir, seed=args.seed, counts=counts,
                                     dims=args.dims, progress=progress)
-    except ValueError as err:
+    except (ValueError, OutputNotWritableError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     for dim, meta in metas.items():

@@ -10,6 +10,10 @@ Input: the training cases ``CaseNN.mhd`` (+ ``CaseNN.raw``) and ``CaseNN_segment
 
 Split: the GSP-Conv paper splits the 50 labelled cases 8:2 at random for training and
 validation: ``--val-ratio 0.2`` (default) with a seeded shuffle (``--seed``).
+
+Checks (each a one-line error naming the file): every segmentation has its image's size and
+grid (spacing, origin and direction from the MetaImage headers; tolerance 1e-3 mm, 1e-4).
+The output folder gets a write probe before any work.
 See docs/segmentation_data.md.
 """
 import argparse
@@ -18,7 +22,8 @@ import os.path as osp
 import re
 import sys
 
-from acsdet.data_prep.volume_prep import (add_split_args, progress, run_converter, seeded_split,
+from acsdet.data_prep.volume_prep import (add_split_args, check_same_geometry, check_writable,
+                                          progress, read_geometry, run_converter, seeded_split,
                                           write_split_json)
 
 CASE_RE = re.compile(r'^(Case\d+)(_segmentation)?\.mhd$', re.IGNORECASE)
@@ -34,23 +39,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _header(path: str):
-    """(size (x, y, z), spacing) from a MetaImage header, without reading the voxels."""
-    import SimpleITK as sitk
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(path)
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError:
-        raise ValueError(f'{path}: SimpleITK cannot read this MetaImage header') from None
-    return reader.GetSize(), reader.GetSpacing()
-
-
 def convert(args) -> dict:
     root = osp.abspath(args.root)
     if not osp.isdir(root):
         raise FileNotFoundError(f'PROMISE12 root folder not found: {root}')
     out = osp.abspath(args.out or osp.join(root, 'promise12.json'))
+    check_writable(osp.dirname(out))
     images, segs = {}, {}
     for folder, _, files in os.walk(root):
         for name in files:
@@ -72,13 +66,12 @@ def convert(args) -> dict:
     rel = lambda p: osp.relpath(p, osp.dirname(out))  # noqa: E731
     entries = {}
     for case in progress(sorted(images), 'PROMISE12 cases', args.quiet):
-        (isize, ispacing), (ssize, sspacing) = _header(images[case]), _header(segs[case])
+        igeo, sgeo = read_geometry(images[case]), read_geometry(segs[case])
+        isize, ssize = igeo['size'], sgeo['size']
         if isize != ssize or len(isize) != 3:
             raise ValueError(f'{segs[case]}: size {ssize} does not match {case}.mhd {isize} '
                              f'(both must be 3D)')
-        if any(abs(a - b) > 1e-3 * max(abs(a), 1.0) for a, b in zip(ispacing, sspacing)):
-            raise ValueError(f'{segs[case]}: spacing {sspacing} does not match {case}.mhd '
-                             f'{ispacing}')
+        check_same_geometry(images[case], segs[case], image_geometry=igeo)
         entries[case] = dict(image=rel(images[case]), label=rel(segs[case]))
     train, val = seeded_split(list(entries), args.val_ratio, args.seed)
     meta = dict(dataset='PROMISE12', classes=['background', 'prostate'],

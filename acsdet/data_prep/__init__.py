@@ -4,14 +4,16 @@ the volume converters of ``data_prep/``.  Nothing here is registered: the regist
 and transforms that read the prepared files are in :mod:`acsdet.datasets`."""
 from .deeplesion_coco import atomic_write_json, convert_deeplesion
 from .deeplesion_demo import make_demo_deeplesion, prepare_demo_deeplesion
-from .deeplesion_info import DLInfoError, DLInfoRecord, read_dl_info
+from .deeplesion_info import DLInfoError, DLInfoRecord, drop_duplicate_rows, read_dl_info
+from .output_guard import OutputNotWritableError, check_writable, staged_output
 from .poc_shapes import (POC_CLASSES, generate_poc_shapes, load_poc_sample, make_poc_sample,
                          poc_sample_rng)
 from .recist_grabcut import recist_ellipse_mask, recist_grabcut_mask
 
 __all__ = [
     'atomic_write_json', 'convert_deeplesion', 'make_demo_deeplesion', 'prepare_demo_deeplesion',
-    'DLInfoError', 'DLInfoRecord', 'read_dl_info', 'POC_CLASSES', 'generate_poc_shapes',
-    'load_poc_sample', 'make_poc_sample', 'poc_sample_rng', 'recist_ellipse_mask',
-    'recist_grabcut_mask'
+    'DLInfoError', 'DLInfoRecord', 'read_dl_info', 'drop_duplicate_rows',
+    'OutputNotWritableError', 'check_writable', 'staged_output', 'POC_CLASSES',
+    'generate_poc_shapes', 'load_poc_sample', 'make_poc_sample', 'poc_sample_rng',
+    'recist_ellipse_mask', 'recist_grabcut_mask'
 ]

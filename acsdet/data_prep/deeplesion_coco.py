@@ -19,13 +19,21 @@ Bad input, case by case (every skip is logged with its row and counted in the re
 * RECIST end points outside the image: the lesion is skipped (``recist_outside``);
 * box partly outside the image: clipped (``box_clipped``); wholly outside: skipped
   (``box_outside``);
-* a key slice left without lesions: the image is dropped (``no_valid_lesions``).
+* a key slice left without lesions: the image is dropped (``no_valid_lesions``);
+* a csv row repeating an earlier row's lesion (same ``File_name``, ``Measurement_coordinates``
+  and ``Bounding_boxes``): the repeat is dropped (``duplicate_row``, naming both rows); rows of
+  one key slice with other geometry are its other lesions, as usual.
+
+Before any work, the output folder gets a write probe (one-line
+:class:`~acsdet.data_prep.output_guard.OutputNotWritableError`), so an unwritable location is
+reported before GrabCut runs over the whole dataset.
 
 Noisy lesions (``Possibly_noisy = 1``) are written with ``iscrowd = 1`` and ``noisy = 1``:
 mmdet's loaders treat them as ignored (no training target); the FROC metric drops them by
 default (the published protocol) or uses them as ignore regions.
 
-Writes are atomic (temporary file in the output folder, then ``os.replace``) and the output is
+Writes are atomic and all-or-nothing: the json files go to temporary files in the output
+folder and replace the old ones (``os.replace``) only once all of them are written. The output is
 deterministic: images sorted by file name, ids in that order, GrabCut seeded, so re-running the
 conversion gives byte-identical files.
 """
@@ -41,9 +49,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from acsdet.fileio.deeplesion_png import read_hu_png, slice_path
-from acsdet.utils.atomic_write import atomic_text_file
 
-from .deeplesion_info import DLInfoRecord, group_by_key_slice, read_dl_info
+from .deeplesion_info import DLInfoRecord, drop_duplicate_rows, group_by_key_slice, read_dl_info
+from .output_guard import check_writable, output_file_path, staged_output
 from .recist_grabcut import recist_ellipse_mask, recist_grabcut_mask
 
 __all__ = [
@@ -58,8 +66,10 @@ SPLITS = ('train', 'val', 'test')
 
 
 def atomic_write_json(obj, path: str) -> None:
-    """Write ``obj`` as compact json to ``path`` atomically, streamed (``atomic_text_file``)."""
-    with atomic_text_file(path) as f:
+    """Write ``obj`` as compact json to ``path`` atomically, streamed; inside
+    :func:`~acsdet.data_prep.output_guard.staged_output` the file is staged until the run
+    succeeds."""
+    with output_file_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
         json.dump(obj, f, separators=(',', ':'))
 
 
@@ -251,9 +261,17 @@ def convert_deeplesion(dl_info: str, images_dir: str, out_dir: str, workers: int
         dict: The report (also written to ``<out_dir>/<prefix>_conversion_report.json``):
         per-split image/lesion counts, ``events`` counts per kind with their messages, and
         ``mask_quality`` (:func:`mask_quality_summary`).
+
+    Raises:
+        OutputNotWritableError: ``out_dir`` cannot be written (checked before any work).
+        FileNotFoundError: ``dl_info`` does not exist.
+        DLInfoError: A malformed csv row (unless ``skip_bad_rows``).
     """
+    check_writable(out_dir)
     bad_rows: List[Tuple[int, str]] = []
     records = read_dl_info(dl_info, skip_bad_rows=skip_bad_rows, skipped=bad_rows)
+    duplicates: List[Tuple[int, str]] = []
+    records = drop_duplicate_rows(records, duplicates)
     groups = group_by_key_slice(records)
     tasks = [(name, recs, images_dir, grabcut, grabcut_cfg) for name, recs in groups.items()]
     if workers and workers > 0 and len(tasks) > 1:
@@ -266,6 +284,9 @@ def convert_deeplesion(dl_info: str, images_dir: str, out_dir: str, workers: int
     events: Dict[str, List[str]] = {}
     for row, msg in bad_rows:
         events.setdefault('bad_row', []).append(msg)
+    for row, msg in duplicates:
+        events.setdefault('duplicate_row', []).append(msg)
+        logger.warning('duplicate_row: %s', msg)
     quality = []
     images: Dict[str, list] = {s: [] for s in SPLITS}
     annotations: Dict[str, list] = {s: [] for s in SPLITS}
@@ -284,25 +305,25 @@ def convert_deeplesion(dl_info: str, images_dir: str, out_dir: str, workers: int
             annotations[split].append({'id': ann_id, 'image_id': img_id, **ann})
         quality.extend(res['quality'])
 
-    os.makedirs(out_dir, exist_ok=True)
     report = {'dl_info': osp.abspath(dl_info), 'splits': {},
               'events': {k: {'count': len(v), 'messages': v} for k, v in sorted(events.items())},
               'mask_quality': mask_quality_summary(quality)}
-    for split in splits:
-        coco = {
-            'info': {'description': f'DeepLesion {split} split, converted by acsdet',
-                     'split': split},
-            'images': images[split],
-            'annotations': annotations[split],
-            'categories': CATEGORIES,
-        }
-        path = osp.join(out_dir, f'{prefix}_{split}.json')
-        atomic_write_json(coco, path)
-        report['splits'][split] = {
-            'file': path, 'images': len(images[split]),
-            'lesions': len(annotations[split]),
-            'noisy_lesions': sum(a['noisy'] for a in annotations[split])}
-    atomic_write_json(report, osp.join(out_dir, f'{prefix}_conversion_report.json'))
+    with staged_output():  # all json files, or none of them
+        for split in splits:
+            coco = {
+                'info': {'description': f'DeepLesion {split} split, converted by acsdet',
+                         'split': split},
+                'images': images[split],
+                'annotations': annotations[split],
+                'categories': CATEGORIES,
+            }
+            path = osp.join(out_dir, f'{prefix}_{split}.json')
+            atomic_write_json(coco, path)
+            report['splits'][split] = {
+                'file': path, 'images': len(images[split]),
+                'lesions': len(annotations[split]),
+                'noisy_lesions': sum(a['noisy'] for a in annotations[split])}
+        atomic_write_json(report, osp.join(out_dir, f'{prefix}_conversion_report.json'))
     return report
 
 

@@ -37,6 +37,7 @@ from acsdet.utils.atomic_write import write_text_atomic
 
 from .deeplesion_coco import convert_deeplesion
 from .deeplesion_info import DL_INFO_COLUMNS
+from .output_guard import check_writable
 
 __all__ = ['default_anatomy_dir', 'make_demo_deeplesion', 'prepare_demo_deeplesion']
 
@@ -87,7 +88,9 @@ def _anatomy(files: List[str], i: int, size: int, rng: np.random.Generator):
     boxes = []
     tru = osp.splitext(path)[0] + '.tru'
     if osp.isfile(tru):
-        for line in open(tru):
+        with open(tru, encoding='utf-8-sig') as f:
+            tru_lines = f.read().splitlines()
+        for line in tru_lines:
             p = line.split()
             if len(p) == 5:
                 ymin, xmin, ymax, xmax = (float(v) * size for v in p[1:])
@@ -187,7 +190,11 @@ def make_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 512,
         ``num_lesions``, ``num_slices``, ``lesions`` (the generating parameters per csv row:
         centre ``cx, cy`` and semi-axes ``a, b`` in pixels, rotation ``theta``, z half-length
         ``c_mm`` and centre ``z0_mm`` relative to the key slice, lesion HU ``target``).
+
+    Raises:
+        OutputNotWritableError: ``root`` cannot be written (checked before any work).
     """
+    check_writable(root)
     if anatomy_dir == 'default':
         anatomy_dir = default_anatomy_dir()
     files = sorted(glob.glob(osp.join(anatomy_dir, '*', '*.jpg'))) if anatomy_dir else []
@@ -301,6 +308,7 @@ def prepare_demo_deeplesion(root: str, num_series: int = 60, image_size: int = 5
             old = json.load(f)
     regenerate = force or old != params or not osp.isfile(paths['dl_info'])
     if regenerate:
+        check_writable(root)
         os.makedirs(root, exist_ok=True)
         if osp.isfile(stamp):
             os.remove(stamp)

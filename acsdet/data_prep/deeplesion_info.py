@@ -6,21 +6,31 @@ the way published pipelines do it: subtract 1), and :func:`read_dl_info` reads a
 Every malformed value raises :class:`DLInfoError`, a one-line ``ValueError`` that names the
 file, the row (1-based line number in the file, header = line 1), the key-slice file name and
 the column.  With ``skip_bad_rows=True`` the bad rows are skipped, logged and counted instead.
+The file is read as UTF-8 with or without a byte-order mark (``utf-8-sig``: a csv saved by
+Excel starts with one); bytes that are not UTF-8 and broken csv quoting are one-line errors
+naming the line too.  Quoted text in a message has its line breaks and control characters
+escaped, so every message stays on one line.
+
+:func:`drop_duplicate_rows` drops the rows that repeat an earlier row's lesion (same key slice,
+same RECIST and box), naming both rows; several rows of one key slice with other geometry are
+its several lesions, as in the real file.
 
 The ``csv`` module does the quoting ("154.273, 176.808, ...") and this module only validates
 the fields: no library knows DeepLesion's column semantics.
 """
 import csv
+import io
 import logging
 import math
 import os.path as osp
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     'DLInfoError', 'DLInfoRecord', 'DL_INFO_COLUMNS', 'SPLIT_NAMES', 'parse_dl_info_row',
-    'read_dl_info', 'group_by_key_slice'
+    'read_dl_info', 'group_by_key_slice', 'drop_duplicate_rows'
 ]
 
 logger = logging.getLogger('acsdet.data_prep')
@@ -41,6 +51,24 @@ _FILE_NAME_RE = re.compile(r'^(\d{6}_\d{2}_\d{2})_(\d{3,4})\.png$')
 
 class DLInfoError(ValueError):
     """A malformed ``DL_info.csv`` row; the message is one line naming file, row and column."""
+
+
+#: What ``str.splitlines`` breaks a line at, besides the C0 / C1 control characters.
+_LINE_BREAKS = {'\x85', '\u2028', '\u2029'}
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped (``\\n``, ``\\x1f``)."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in _LINE_BREAKS or unicodedata.category(ch) in ('Cc', 'Zl', 'Zp'):
+            out.append({'\n': '\\n', '\r': '\\r', '\t': '\\t'}.get(ch)
+                       or (f'\\x{ord(ch):02x}' if ord(ch) < 256 else f'\\u{ord(ch):04x}'))
+        else:
+            out.append(ch)
+    return ''.join(out)
 
 
 @dataclass
@@ -107,10 +135,10 @@ class _RowParser:
 
     def __init__(self, row: Dict[str, str], row_number: int, source: str):
         self.row = row
-        self.where = f'{source} row {row_number} ({row.get("File_name") or "?"})'
+        self.where = f'{source} row {row_number} ({_one_line(row.get("File_name") or "?")})'
 
     def fail(self, column: str, message: str):
-        raise DLInfoError(f'{self.where}: {column} {message}')
+        raise DLInfoError(f'{self.where}: {column} {_one_line(message)}')
 
     def raw(self, column: str) -> str:
         value = self.row.get(column)
@@ -213,6 +241,8 @@ def parse_dl_info_row(row: Dict[str, str], row_number: int = 0,
             age = float(age_text)
         except ValueError:
             p.fail('Patient_age', f'is not numeric: "{age_text}"')
+        if not math.isfinite(age) or age < 0:
+            p.fail('Patient_age', f'is not a valid age: "{age_text}"')
     split_code = p.integer('Train_Val_Test')
     if split_code not in SPLIT_NAMES:
         p.fail('Train_Val_Test', f'is {split_code}, expected 1 (train), 2 (val) or 3 (test)')
@@ -226,9 +256,36 @@ def parse_dl_info_row(row: Dict[str, str], row_number: int = 0,
         split=SPLIT_NAMES[split_code], row=row_number)
 
 
+class _CountedLines:
+    """Iterate over the lines of a text, counting them (the csv reader's lines)."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text, newline=''))
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        return line
+
+
+def _decode(path: str, data: bytes) -> str:
+    """The file's text: UTF-8, its byte-order mark (if any) removed."""
+    try:
+        return data.decode('utf-8-sig')
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b'\n') + 1
+        column = err.start - (data.rfind(b'\n', 0, err.start) + 1) + 1
+        raise DLInfoError(f'{path} row {line}: not UTF-8 text (byte 0x{data[err.start]:02x} '
+                          f'at column {column}: {err.reason}); save the csv as UTF-8') from None
+
+
 def read_dl_info(path: str, skip_bad_rows: bool = False,
                  skipped: Optional[List[Tuple[int, str]]] = None) -> List[DLInfoRecord]:
-    """Read ``DL_info.csv``.
+    """Read ``DL_info.csv`` (UTF-8, with or without a byte-order mark).
 
     Args:
         path (str): The csv file.
@@ -237,32 +294,64 @@ def read_dl_info(path: str, skip_bad_rows: bool = False,
             appended to it (the count for reports).
 
     Returns:
-        list[DLInfoRecord]: The lesions in file order.
+        list[DLInfoRecord]: The lesions in file order; ``row`` is the record's first line in
+        the file (the header is line 1).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        DLInfoError: The header lacks a column, or (``skip_bad_rows=False``) a row is malformed.
+        DLInfoError: The header lacks a column, the file is not UTF-8 text, or
+            (``skip_bad_rows=False``) a row is malformed (broken csv quoting included).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'DL_info.csv not found: {path}')
+    with open(path, 'rb') as f:
+        text = _decode(path, f.read())
+    lines = _CountedLines(text)
+    reader = csv.reader(lines)
+
+    def next_row():
+        """(first line, fields) of the next csv record, or None at the end."""
+        first = lines.count + 1
+        try:
+            return first, next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as err:
+            return first, DLInfoError(f'{path} row {first}: not valid csv ({_one_line(str(err))})')
+
+    header = next_row()
+    while header is not None and header[1] == []:  # blank lines before the header
+        header = next_row()
+    if header is not None and isinstance(header[1], DLInfoError):
+        raise header[1]
+    fieldnames = [] if header is None else [name.strip() for name in header[1]]
+    missing = [c for c in DL_INFO_COLUMNS if c not in fieldnames]
+    if missing:
+        raise DLInfoError(f'{path}: header lacks column(s) {", ".join(missing)}')
     records: List[DLInfoRecord] = []
-    with open(path, newline='', encoding='utf-8') as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in DL_INFO_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DLInfoError(f'{path}: header lacks column(s) {", ".join(missing)}')
-        for row in reader:
-            line = reader.line_num
-            if not any((v or '').strip() for k, v in row.items() if k is not None):
+    while True:
+        item = next_row()
+        if item is None:
+            break
+        line, fields = item
+        try:
+            if isinstance(fields, DLInfoError):
+                raise fields
+            if not any(v.strip() for v in fields):
                 continue  # blank line
-            try:
-                records.append(parse_dl_info_row(row, line, path))
-            except DLInfoError as err:
-                if not skip_bad_rows:
-                    raise
-                logger.warning('skipping malformed row: %s', err)
-                if skipped is not None:
-                    skipped.append((line, str(err)))
+            # as csv.DictReader: missing fields are None, surplus ones go under the key None
+            row: Dict[Optional[str], object] = dict(zip(fieldnames, fields))
+            for name in fieldnames[len(fields):]:
+                row[name] = None
+            if len(fields) > len(fieldnames):
+                row[None] = fields[len(fieldnames):]
+            records.append(parse_dl_info_row(row, line, path))
+        except DLInfoError as err:
+            if not skip_bad_rows:
+                raise
+            logger.warning('skipping malformed row: %s', err)
+            if skipped is not None:
+                skipped.append((line, str(err)))
     return records
 
 
@@ -293,3 +382,56 @@ def group_by_key_slice(records: Sequence[DLInfoRecord]) -> Dict[str, List[DLInfo
                         f'DL_info.csv rows {first.row} and {other.row} ({name}) disagree on '
                         f'{attr}: {getattr(first, attr)} vs {getattr(other, attr)}')
     return dict(sorted(groups.items()))
+
+
+#: Per-lesion attributes (besides the geometry) and their csv columns, for duplicate messages.
+_ATTR_COLUMNS = (
+    ('patient', 'Patient_index'), ('study', 'Study_index'), ('series_id', 'Series_ID'),
+    ('diameters_px', 'Lesion_diameters_Pixel_'), ('location', 'Normalized_lesion_location'),
+    ('lesion_type', 'Coarse_lesion_type'), ('noisy', 'Possibly_noisy'),
+    ('slice_range', 'Slice_range'), ('pixel_spacing', 'Spacing_mm_px_'),
+    ('slice_interval', 'Spacing_mm_px_'), ('image_size', 'Image_size'),
+    ('dicom_window', 'DICOM_windows'), ('gender', 'Patient_gender'), ('age', 'Patient_age'),
+    ('split', 'Train_Val_Test'))
+
+
+def drop_duplicate_rows(records: Sequence[DLInfoRecord],
+                        dropped: Optional[List[Tuple[int, str]]] = None) -> List[DLInfoRecord]:
+    """Drop the rows that repeat an earlier row's lesion.
+
+    A row is a duplicate when an earlier row has the same ``File_name``, the same
+    ``Measurement_coordinates`` and the same ``Bounding_boxes`` (compared as parsed numbers,
+    so ``"12"`` and ``"12.0"`` are equal). The first row is kept. Rows of one key slice with
+    other geometry are not duplicates: they are the key slice's other lesions.
+
+    Args:
+        records (Sequence[DLInfoRecord]): Lesions in file order.
+        dropped (list, optional): If given, ``(row, message)`` of every dropped row is
+            appended to it. The message is one line naming both rows, e.g. ``row 4
+            (000001_01_01_010.png): duplicate of row 2 (same key slice,
+            Measurement_coordinates and Bounding_boxes); dropped``. When the rows differ in
+            another column, it says so, and the first row's values are the ones kept.
+
+    Returns:
+        list[DLInfoRecord]: The records without the duplicates, in file order.
+    """
+    first: Dict[tuple, DLInfoRecord] = {}
+    kept: List[DLInfoRecord] = []
+    for rec in records:
+        key = (rec.file_name, rec.recist, rec.bbox)
+        orig = first.get(key)
+        if orig is None:
+            first[key] = rec
+            kept.append(rec)
+            continue
+        msg = (f'row {rec.row} ({rec.file_name}): duplicate of row {orig.row} (same key slice, '
+               'Measurement_coordinates and Bounding_boxes); dropped')
+        differ = []
+        for attr, column in _ATTR_COLUMNS:
+            if getattr(rec, attr) != getattr(orig, attr) and column not in differ:
+                differ.append(column)
+        if differ:
+            msg += f' (it differs in {", ".join(differ)}; row {orig.row} is kept)'
+        if dropped is not None:
+            dropped.append((rec.row, msg))
+    return kept

@@ -36,6 +36,8 @@ import numpy as np
 
 from acsdet.utils.atomic_write import atomic_savez, write_text_atomic
 
+from .output_guard import check_writable
+
 __all__ = [
     'POC_CLASSES', 'POC_DEFAULT_COUNTS', 'POC_SIZE', 'POC_NOISE_STD', 'make_poc_sample',
     'poc_sample_rng', 'generate_poc_shapes', 'load_poc_sample', 'poc_shape_mask'
@@ -170,7 +172,17 @@ def generate_poc_shapes(out_dir: str,
 
     Returns:
         dict: ``{dim: meta}``, the content of each ``meta.json``.
+
+    Raises:
+        ValueError: A bad dim or count.
+        OutputNotWritableError: ``out_dir`` cannot be written (checked before any sample is
+            made).
     """
+    dims = list(dims)
+    for dim in dims:
+        if dim not in POC_CLASSES:
+            raise ValueError(f"POC dim must be '2d' or '3d', got {dim!r}")
+    check_writable(out_dir)
     metas = {}
     for dim in dims:
         if dim not in POC_CLASSES:
