@@ -18,7 +18,12 @@ is drawn with the transformed ground truth.  With --output-dir one PNG per image
 ``<series>_<key>.png`` (the file name with '/' replaced by '_'), written atomically.
 
 Bad input (missing json / image file, a malformed annotation) stops the tool before anything
-is drawn with one line ``error: <json>: image <id> (<file>): ...`` and exit code 2.
+is drawn with one line ``error: <json>: image <id> (<file>): ...`` and exit code 2; so does an
+``--output-dir`` that cannot be written (a file, a read-only folder, an output PNG name taken
+by a folder), checked first.  Bad numbers are argparse's usage errors (``--max-images`` >= 1,
+``--alpha`` in [0, 1], ``--show-interval`` >= 0, ``--image-hu-range`` LOW < HIGH), and so are
+options that do not apply: ``--split`` / ``--cfg-options`` with a json, ``--image-hu-range``
+with ``--augment``, ``--show-interval`` with ``--not-show``.
 """
 import argparse
 import json
@@ -34,29 +39,51 @@ class BrowseError(ValueError):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    from acsdet.utils.cli_types import (OrderedPair, finite_float, nonnegative_float,
+                                        positive_int, probability)
+    p = argparse.ArgumentParser(prog='browse_dataset.py', description=__doc__.split('\n')[0])
     p.add_argument('source', help='config file (.py) or COCO json (.json)')
-    p.add_argument('--split', default='train', choices=('train', 'val', 'test'),
-                   help='which dataloader of CONFIG (default: train)')
+    p.add_argument('--split', default=None, choices=('train', 'val', 'test'),
+                   help='which dataloader of CONFIG (default: train); CONFIG only')
     p.add_argument('--img-dir', default=None, help='image folder of ANN_FILE')
     p.add_argument('--output-dir', default=None, help='write one PNG per image here')
     p.add_argument('--window', default='soft_tissue',
                    help='CT window: soft_tissue, lung, bone, liver, brain or LOW,HIGH (HU)')
-    p.add_argument('--max-images', type=int, default=None, help='draw at most N images')
+    p.add_argument('--max-images', type=positive_int, default=None,
+                   help='draw at most N images (N >= 1)')
     p.add_argument('--not-show', action='store_true', help='do not open a window')
     p.add_argument('--augment', action='store_true',
                    help='CONFIG only: draw samples after the pipeline (augmentations)')
-    p.add_argument('--image-hu-range', nargs=2, type=float, default=None,
-                   metavar=('LOW', 'HIGH'),
+    p.add_argument('--image-hu-range', nargs=2, type=finite_float, action=OrderedPair,
+                   default=None, metavar=('LOW', 'HIGH'),
                    help='show 8-bit grey images as HU mapped from LOW..HIGH (e.g. -1024 3071 '
-                   'for ../shared/data/deeplesion_keyslices); default: as they are')
-    p.add_argument('--show-interval', type=float, default=2, help='seconds per shown image')
-    p.add_argument('--alpha', type=float, default=0.4,
-                   help='mask opacity (the lesion stays visible under it); default 0.4')
+                   'for ../shared/data/deeplesion_keyslices); default: as they are; not with '
+                   '--augment')
+    p.add_argument('--show-interval', type=nonnegative_float, default=None,
+                   help='seconds per shown image (default 2; not with --not-show)')
+    p.add_argument('--alpha', type=probability, default=0.4,
+                   help='mask opacity in [0, 1] (the lesion stays visible under it); '
+                   'default 0.4')
     from mmengine.config import DictAction
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                    metavar='KEY=VALUE', help='override config settings (CONFIG only)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    is_json = args.source.endswith('.json')
+    for option, given, applies, needed in (
+            ('--split', args.split is not None, not is_json, 'a CONFIG source (not a json)'),
+            ('--cfg-options', args.cfg_options is not None, not is_json,
+             'a CONFIG source (not a json)'),
+            ('--image-hu-range', args.image_hu_range is not None, not args.augment,
+             'the json drawn as it is (not with --augment, whose pipeline reads the images)'),
+            ('--show-interval', args.show_interval is not None, not args.not_show,
+             'images shown in a window (not with --not-show)')):
+        if given and not applies:
+            p.error(f'{option} applies only to {needed}')
+    if args.split is None:
+        args.split = 'train'
+    if args.show_interval is None:
+        args.show_interval = 2.0
+    return args
 
 
 def parse_window(text: str):
@@ -206,6 +233,12 @@ def _draw(vis, name, image, sample, args, out_name):
     return out_file
 
 
+def _png_name(image: dict) -> str:
+    """The output file of a json image: its file name with '/' replaced by '_', .png."""
+    name = image['file_name'].replace('/', '_').replace('\\', '_')
+    return name if name.lower().endswith('.png') else osp.splitext(name)[0] + '.png'
+
+
 def browse_json(args, window) -> int:
     from acsdet.visualization import CTDetLocalVisualizer, read_display_image
     ann_file, img_dir = resolve_source(args)
@@ -216,6 +249,7 @@ def browse_json(args, window) -> int:
     for im, anns, path in items:  # check everything before drawing anything
         where = f'{ann_file}: image {im["id"]} ({im["file_name"]})'
         samples.append(gt_sample(im, anns, label_of, where))
+    check_output(args, [_png_name(im) for im, _, _ in items])
     for (im, anns, path), sample in zip(items, samples):
         try:
             image = read_display_image(path, args.image_hu_range)
@@ -226,9 +260,7 @@ def browse_json(args, window) -> int:
             raise BrowseError(f'{ann_file}: image {im["id"]} ({im["file_name"]}): file is '
                               f'{image.shape[1]}x{image.shape[0]}, json says '
                               f'{im["width"]}x{im["height"]}')
-        name = im['file_name'].replace('/', '_').replace('\\', '_')
-        if not name.lower().endswith('.png'):
-            name = osp.splitext(name)[0] + '.png'
+        name = _png_name(im)
         _draw(vis, name, image, sample, args, name)
     print(f'{len(items)} images of {ann_file}'
           + (f' -> {args.output_dir}' if args.output_dir else ''))
@@ -278,9 +310,22 @@ def browse_pipeline(args, window) -> int:
     return 0
 
 
+def check_output(args, names=()) -> None:
+    """--output-dir: a folder (or creatable) that can be written, and none of ``names`` (the
+    PNGs to write) a folder; checked before anything is read or drawn."""
+    if args.output_dir is None:
+        return
+    from acsdet.utils.cli_types import check_output_dir
+    try:
+        check_output_dir(args.output_dir, '--output-dir', files=names)
+    except ValueError as err:
+        raise BrowseError(str(err)) from None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        check_output(args)
         window = parse_window(args.window)
         return browse_pipeline(args, window) if args.augment else browse_json(args, window)
     except (BrowseError, FileNotFoundError, KeyError) as err:

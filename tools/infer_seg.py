@@ -12,7 +12,9 @@ connected components and the largest one's volume.  The config's test pipeline (
 Load step) prepares the volume exactly as in testing, and its model.test_cfg decides whole
 volume or sliding windows (e.g. --cfg-options model.test_cfg.mode=slide
 "model.test_cfg.window=(64,224,224)").  MR inputs (PROMISE12) need --no-hu-check; models of
-several input channels (BraTS) are not supported here.  See docs/inference.md.
+several input channels (BraTS) are not supported here.  --out-dir is checked first (a folder,
+or creatable, and writable; neither output file a folder), before the config or the volume is
+read: one line ``error: --out-dir DIR: ...``.  See docs/inference.md.
 """
 import argparse
 import json
@@ -24,7 +26,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+    p = argparse.ArgumentParser(prog='infer_seg.py', description=__doc__.split('\n')[0],
                                 epilog=__doc__[__doc__.index('Writes'):],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
@@ -56,7 +58,11 @@ def main(argv=None) -> int:
                              segmentation_classes)
     from acsdet.fileio import read_volume
     from acsdet.utils.atomic_write import write_text_atomic
-    try:
+    from acsdet.utils.cli_types import check_output_dir
+    name = _output_name(args.input)
+    try:  # the output folder first: a run that cannot write stops before any work
+        check_output_dir(args.out_dir, '--out-dir',
+                         files=(f'{name}_seg.nii.gz', f'{name}_seg.json'))
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
@@ -69,7 +75,6 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    name = _output_name(args.input)
     seg_path = osp.join(args.out_dir, f'{name}_seg.nii.gz')
     save_label_map(labels, volume, seg_path)
     classes = segmentation_classes(cfg, max(int(labels.max()) + 1, _num_classes(cfg)))

@@ -3,12 +3,21 @@
 Shared by :class:`acsdet.evaluation.FROCMetric` (``ann_file=``) and ``tools/froc_eval.py``.
 Bad input raises ``ValueError`` / ``FileNotFoundError`` with a one-line message naming the
 file (and the entry) at fault.
+
+Detections are checked the same way whichever file they come from, by one function,
+:func:`check_detections`: a COCO results json (``res.json: result [5] (image_id 17): ...``)
+and an mmdet ``.pkl`` (``res.pkl: image 3 (img_id 17), detection 2: ...``) refuse the same
+boxes and scores: a NaN or infinite coordinate or score, x2 < x1 or y2 < y1 (in a json:
+w < 0 or h < 0). Empty boxes (x2 == x1) are allowed, as in the ground truth. Scores are not
+required to lie in [0, 1]: mmdet's do (sigmoid / softmax), but the FROC only uses the order of
+the scores, and other detectors write logits or other uncalibrated scores; a monotonic change
+of the scores gives the same FROC.
 """
 import io
 import json
 import os.path as osp
 import pickle
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,7 +25,8 @@ from .froc import Detections, LesionGT
 
 __all__ = [
     'NOISY_MODES', 'read_json', 'lesion_gt_from_coco', 'load_lesion_gt',
-    'detections_from_coco_results', 'detections_from_mmdet_results', 'load_detections'
+    'check_detections', 'detections_from_coco_results', 'detections_from_mmdet_results',
+    'load_detections'
 ]
 
 NOISY_MODES = ('drop', 'ignore')
@@ -141,11 +151,76 @@ def _image_index(gt: LesionGT, img_ids: Sequence, source: str,
     return idx, ~bad
 
 
+def _fmt_numbers(values) -> str:
+    return '[' + ', '.join(f'{float(v):g}' for v in values) + ']'
+
+
+def check_detections(boxes: np.ndarray, scores: np.ndarray, where: Callable[[int], str],
+                     box_format: str = 'xyxy') -> None:
+    """The one check of detection values, for every results format.
+
+    Args:
+        boxes (ndarray): (N, 4) float, as given in the file: ``'xyxy'`` (mmdet) or
+            ``'xywh'`` (COCO results).
+        scores (ndarray): (N,) float.
+        where (Callable[[int], str]): Detection index -> the start of the message (file
+            and entry), e.g. ``lambda j: f'{path}: result [{j}] (image_id 17)'``.
+        box_format (str): 'xyxy' or 'xywh'. Default 'xyxy'.
+
+    Raises:
+        ValueError: one line for the first bad detection: ``<where>: box [10, 5, 4, 9] has
+            x2 < x1`` (``y2 < y1``), ``<where>: bbox [x, y, w, h] [3, 4, -1, 2] has w < 0``
+            (``h < 0``), ``<where>: box [nan, 0, 1, 1] is not finite``, ``<where>: score nan
+            is not finite``. Scores outside [0, 1] are accepted (see the module docstring).
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    box_ok = np.isfinite(boxes).all(axis=1)
+    with np.errstate(invalid='ignore'):
+        if box_format == 'xyxy':
+            bad_w, bad_h = boxes[:, 2] < boxes[:, 0], boxes[:, 3] < boxes[:, 1]
+        elif box_format == 'xywh':
+            bad_w, bad_h = boxes[:, 2] < 0, boxes[:, 3] < 0
+        else:
+            raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
+    score_ok = np.isfinite(scores)
+    bad = ~box_ok | bad_w | bad_h | ~score_ok
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad)[0])
+    box = (f'box {_fmt_numbers(boxes[j])}' if box_format == 'xyxy'
+           else f'bbox [x, y, w, h] {_fmt_numbers(boxes[j])}')
+    if not box_ok[j]:
+        problem = f'{box} is not finite'
+    elif bad_w[j]:
+        problem = f'{box} has ' + ('x2 < x1' if box_format == 'xyxy' else 'w < 0')
+    elif bad_h[j]:
+        problem = f'{box} has ' + ('y2 < y1' if box_format == 'xyxy' else 'h < 0')
+    else:
+        problem = f'score {scores[j]:g} is not finite'
+    raise ValueError(f'{where(j)}: {problem}')
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _plain_id(value):
+    """An image id as a dict key: 0-d arrays / tensors -> Python scalars; None when it is
+    not a number or a string (lists, dicts, ...)."""
+    if hasattr(value, 'item') and getattr(value, 'ndim', None) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    return value
+
+
 def detections_from_coco_results(results: list, gt: LesionGT, source: str = '<results>',
                                  unknown: str = 'error') -> Detections:
     """Detections from a COCO results list ``[{image_id, bbox [x,y,w,h], score}, ...]``.
 
-    Every ``category_id`` counts as a lesion (one-class task).
+    Every ``category_id`` counts as a lesion (one-class task). Values are checked by
+    :func:`check_detections`; messages name the entry as ``result [i] (image_id X)``.
 
     Args:
         results (list): The COCO results.
@@ -157,20 +232,37 @@ def detections_from_coco_results(results: list, gt: LesionGT, source: str = '<re
     if not isinstance(results, list):
         raise ValueError(f'{source}: expected a list of COCO results, '
                          f'got {type(results).__name__}')
-    boxes, scores, img_ids = [], [], []
+    boxes, scores, img_ids, wheres = [], [], [], []
     for i, r in enumerate(results):
         where = f'{source}: result [{i}]'
-        if not isinstance(r, dict) or not {'image_id', 'bbox', 'score'} <= r.keys():
-            raise ValueError(f"{where} needs 'image_id', 'bbox' and 'score'")
-        boxes.append(_box_xywh_to_xyxy(r['bbox'], where))
-        s = r['score']
-        if not isinstance(s, (int, float)) or isinstance(s, bool) or not np.isfinite(s):
-            raise ValueError(f'{where}: score must be a finite number, got {s!r}')
+        if not isinstance(r, dict):
+            raise ValueError(f"{where}: expected a dict with 'image_id', 'bbox' and 'score', "
+                             f'got {type(r).__name__}')
+        missing = [k for k in ('image_id', 'bbox', 'score') if k not in r]
+        if missing:
+            raise ValueError(f"{where} needs 'image_id', 'bbox' and 'score' (missing "
+                             f"{', '.join(repr(k) for k in missing)})")
+        img_id = _plain_id(r['image_id'])
+        if img_id is None:
+            raise ValueError(f"{where}: image_id must be a number or a string, got "
+                             f"{r['image_id']!r}")
+        where = f'{where} (image_id {img_id!r})'
+        bbox, s = r['bbox'], r['score']
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 \
+                or not all(_is_number(v) for v in bbox):
+            raise ValueError(f'{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}')
+        if not _is_number(s):
+            raise ValueError(f'{where}: score must be a number, got {s!r}')
+        boxes.append([float(v) for v in bbox])
         scores.append(float(s))
-        img_ids.append(r['image_id'])
+        img_ids.append(img_id)
+        wheres.append(where)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64)
+    check_detections(boxes, scores, wheres.__getitem__, box_format='xywh')
+    boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
     idx, keep = _image_index(gt, img_ids, source, unknown)
-    return Detections(np.asarray(boxes, np.float64).reshape(-1, 4)[keep],
-                      np.asarray(scores, np.float64)[keep], idx[keep])
+    return Detections(boxes[keep], scores[keep], idx[keep])
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -179,10 +271,24 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _numeric_array(x, name: str, where: str) -> np.ndarray:
+    try:
+        arr = _to_numpy(x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: '{name}' is not an array ({err})") from None
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                 or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{where}: '{name}' must hold numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
 def detections_from_mmdet_results(results: list, gt: LesionGT, source: str = '<results>',
                                   unknown: str = 'error') -> Detections:
     """Detections from mmdet results: ``[{'img_id', 'pred_instances': {'bboxes' (N, 4) xyxy,
     'scores' (N,)}}, ...]`` (``tools/test.py --out x.pkl``; tensors or arrays).
+
+    Values are checked by :func:`check_detections`, as for a json; messages name the entry
+    as ``image i (img_id X), detection j`` (``i``: position in the list).
 
     Args: as :func:`detections_from_coco_results`.
     """
@@ -191,19 +297,39 @@ def detections_from_mmdet_results(results: list, gt: LesionGT, source: str = '<r
                          f'got {type(results).__name__}')
     boxes, scores, img_ids = [], [], []
     for i, r in enumerate(results):
-        where = f'{source}: result [{i}]'
-        pred = r.get('pred_instances') if isinstance(r, dict) else None
-        if pred is None or 'img_id' not in r or 'bboxes' not in pred or 'scores' not in pred:
-            raise ValueError(f"{where} needs 'img_id' and 'pred_instances' with 'bboxes' "
-                             "and 'scores'")
-        b = _to_numpy(pred['bboxes']).astype(np.float64).reshape(-1, 4) \
-            if _to_numpy(pred['bboxes']).size else np.zeros((0, 4))
-        s = _to_numpy(pred['scores']).astype(np.float64).reshape(-1)
+        where = f'{source}: image {i}'
+        if not isinstance(r, dict):
+            raise ValueError(f"{where}: expected a dict with 'img_id' and 'pred_instances', "
+                             f'got {type(r).__name__}')
+        if 'img_id' not in r:
+            raise ValueError(f"{where}: no 'img_id'")
+        img_id = _plain_id(r['img_id'])
+        if img_id is None:
+            raise ValueError(f"{where}: img_id must be a number or a string, got "
+                             f"{r['img_id']!r}")
+        where = f'{where} (img_id {img_id!r})'
+        pred = r.get('pred_instances')
+        if not isinstance(pred, dict):
+            raise ValueError(f"{where}: no 'pred_instances' dict" if pred is None else
+                             f"{where}: 'pred_instances' must be a dict, got "
+                             f'{type(pred).__name__}')
+        for key in ('bboxes', 'scores'):
+            if key not in pred:
+                raise ValueError(f"{where}: 'pred_instances' has no '{key}'")
+        b = _numeric_array(pred['bboxes'], 'bboxes', where)
+        s = _numeric_array(pred['scores'], 'scores', where)
+        if b.size == 0 and s.size == 0:
+            continue
+        if b.ndim != 2 or b.shape[1] != 4:
+            raise ValueError(f"{where}: 'bboxes' must have shape (N, 4), got {b.shape}")
+        if s.ndim != 1:
+            raise ValueError(f"{where}: 'scores' must have shape (N,), got {s.shape}")
         if len(b) != len(s):
             raise ValueError(f'{where}: {len(b)} bboxes but {len(s)} scores')
+        check_detections(b, s, lambda j, w=where: f'{w}, detection {j}', box_format='xyxy')
         boxes.append(b)
         scores.append(s)
-        img_ids += [r['img_id']] * len(s)
+        img_ids += [img_id] * len(s)
     idx, keep = _image_index(gt, img_ids, source, unknown)
     return Detections(np.concatenate(boxes)[keep] if boxes else np.zeros((0, 4)),
                       np.concatenate(scores)[keep] if scores else np.zeros(0), idx[keep])

@@ -109,7 +109,8 @@ def test_coco_results(tmp_path):
     with pytest.raises(ValueError, match=r"r.json: result \[0\] needs 'image_id', 'bbox' and "
                        "'score'"):
         detections_from_coco_results([{'image_id': 1}], gt, 'r.json')
-    with pytest.raises(ValueError, match=r'result \[0\]: score must be a finite number'):
+    with pytest.raises(ValueError, match=r"result \[0\] \(image_id 1\): score must be a number, "
+                       r"got 'x'$"):
         detections_from_coco_results([{'image_id': 1, 'bbox': [0, 0, 1, 1], 'score': 'x'}], gt)
     with pytest.raises(ValueError, match='expected a list of COCO results, got dict'):
         detections_from_coco_results({}, gt)
@@ -157,5 +158,23 @@ def test_pkl_with_code_is_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match=f'^{path}: not a readable pickle'):
         load_detections(str(path), gt)
     path.write_bytes(pickle.dumps([{'img_id': 1}]))
-    with pytest.raises(ValueError, match=r"result \[0\] needs 'img_id' and 'pred_instances'"):
+    with pytest.raises(ValueError, match=r"image 0 \(img_id 1\): no 'pred_instances' dict$"):
         load_detections(str(path), gt)
+
+
+def test_check_detections_is_shared_by_both_formats():
+    from acsdet.evaluation.functional.froc_io import check_detections
+    where = 'f: entry {}'.format
+    check_detections(np.array([[0, 0, 0, 5]]), np.array([7.5]), where)  # empty box, score > 1
+    check_detections(np.zeros((0, 4)), np.zeros(0), where)
+    for boxes, scores, fmt, message in [
+            ([[0, 0, 1, 1], [10, 5, 4, 9]], [0.5, 0.5], 'xyxy',
+             'f: entry 1: box [10, 5, 4, 9] has x2 < x1'),
+            ([[0, 3, 1, 2]], [0.5], 'xyxy', 'f: entry 0: box [0, 3, 1, 2] has y2 < y1'),
+            ([[10, 5, -6, 4]], [0.5], 'xywh', 'f: entry 0: bbox [x, y, w, h] [10, 5, -6, 4] has '
+             'w < 0'),
+            ([[0, np.nan, 1, 1]], [0.5], 'xyxy', 'f: entry 0: box [0, nan, 1, 1] is not finite'),
+            ([[0, 0, 1, 1]], [np.inf], 'xywh', 'f: entry 0: score inf is not finite')]:
+        with pytest.raises(ValueError) as exc:
+            check_detections(np.array(boxes, float), np.array(scores), where, fmt)
+        assert str(exc.value) == message
