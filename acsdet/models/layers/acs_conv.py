@@ -25,6 +25,8 @@ from torch.autograd.function import once_differentiable
 from .conv2d_weight_3d import Conv2dWeight3d
 from .conv_args import (VIEW_AXES, FlatAxisPlan, IntOr3, conv_output_size, flat_axis_plan,
                         to_3tuple, view_input)
+from .flat_conv import (copy_channels_last_, flat_conv3d, flat_planes, fold_axis,
+                        fold_conv_args, keeps_float32, routes_bf16, unfold_axis)
 
 __all__ = ['acs_kernel_split', 'acs_conv3d', 'acs_conv3d_reference', 'view_conv3d', 'ACSConv']
 
@@ -162,21 +164,115 @@ def _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans):
     return out
 
 
+def _folded_call(x, weight, seg: _Segment, plans, stride, padding, dilation):
+    """The segment's conv as a 2D conv: (folded input (B * N, Cin_seg, P, Q) channels-last,
+    2D weight, 2D stride / padding / dilation, axis, plan); see ``flat_conv``."""
+    axis = VIEW_AXES[seg.view]
+    plan = plans[axis]
+    xs = x if (seg.in_lo, seg.in_hi) == (0, x.shape[1]) else \
+        x.narrow(1, seg.in_lo, seg.in_hi - seg.in_lo)
+    x2 = fold_axis(flat_planes(xs, axis, plan, stride[axis - 2]), axis)
+    return (x2, weight[seg.out_lo:seg.out_hi]) + fold_conv_args(stride, padding, dilation,
+                                                                axis) + (axis, plan)
+
+
+def _acs_forward_folded(x, weight, bias, stride, padding, dilation, segs, plans):
+    """:func:`_acs_forward` with every segment computed as a 2D conv (CPU bfloat16)."""
+    b = x.shape[0]
+    out = torch.empty((b, weight.shape[0], plans[2].out, plans[3].out, plans[4].out),
+                      dtype=x.dtype, device=x.device, memory_format=_out_memory_format(x))
+    for seg in segs:
+        axis, plan = VIEW_AXES[seg.view], plans[VIEW_AXES[seg.view]]
+        dst = out[:, seg.out_lo:seg.out_hi]
+        bias_seg = None if bias is None else bias[seg.out_lo:seg.out_hi]
+        if not plan.full:  # positions reading only padding: bias alone
+            dst.fill_(0) if bias_seg is None else dst.copy_(
+                bias_seg.view(1, -1, 1, 1, 1).expand_as(dst))
+            if plan.o_hi <= plan.o_lo:
+                continue
+            dst = dst.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+        x2, w2, s2, p2, d2, axis, plan = _folded_call(x, weight, seg, plans, stride, padding,
+                                                      dilation)
+        y = unfold_axis(F.conv2d(x2, w2, bias_seg, s2, p2, d2, seg.groups), b, axis)
+        del x2
+        copy_channels_last_(dst, y)
+    return out
+
+
+def _acs_backward_folded(ctx, grad_out, x, weight, need_x, need_w):
+    """Input and weight gradients with every segment computed as a 2D conv.
+
+    One ``convolution_backward`` per segment gives both gradients of the 2D conv; the
+    segment's folded input is transient.  The input gradient of a segment is unfolded and
+    added into a single buffer (the first segment that covers every input plane writes).
+    """
+    stride, padding, dilation, segs, plans = ctx.conf[:5]
+    b = x.shape[0]
+    grad_w = torch.zeros_like(weight) if need_w else None
+    grad_x = None
+
+    def covers(seg):  # whole input: all channels, every plane of the flat axis
+        axis = VIEW_AXES[seg.view]
+        plan = plans[axis]
+        return seg.groups == 1 and (seg.in_lo, seg.in_hi) == (0, x.shape[1]) and \
+            plan.start == 0 and plan.length == x.shape[axis] and \
+            (stride[axis - 2] == 1 or x.shape[axis] == 1)
+
+    first = next((i for i, seg in enumerate(segs) if covers(seg)), None) if need_x else None
+    if first is not None:
+        segs = [segs[first]] + segs[:first] + segs[first + 1:]
+    if need_x:
+        grad_x = torch.empty_like(x) if first is not None else torch.zeros_like(x)
+    for i, seg in enumerate(segs):
+        axis, plan = VIEW_AXES[seg.view], plans[VIEW_AXES[seg.view]]
+        if plan.o_hi <= plan.o_lo:
+            continue
+        g = grad_out[:, seg.out_lo:seg.out_hi]
+        if not plan.full:
+            g = g.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+        x2, w2, s2, p2, d2, axis, plan = _folded_call(x, weight, seg, plans, stride, padding,
+                                                      dilation)
+        g2 = fold_axis(g, axis)
+        gx2, gw2, _ = torch.ops.aten.convolution_backward(
+            g2, x2, w2, None, s2, p2, d2, False, (0, 0), seg.groups, (need_x, need_w, False))
+        del x2, g2
+        if need_w:
+            grad_w[seg.out_lo:seg.out_hi] = gw2
+        if need_x:
+            target = flat_planes(grad_x.narrow(1, seg.in_lo, seg.in_hi - seg.in_lo), axis,
+                                 plan, stride[axis - 2])
+            copy_channels_last_(target, unfold_axis(gx2, b, axis),
+                                add=not (first is not None and i == 0))
+            del gx2
+    return grad_x, grad_w
+
+
 class _ACSConvFunction(torch.autograd.Function):
-    """ACS convolution saving only the input and the weight (see the module docstring)."""
+    """ACS convolution saving only the input and the weight (see the module docstring).
+
+    ``fold=True`` (CPU bfloat16) computes every segment as a 2D conv on its flat axis folded
+    into the batch (``flat_conv``): oneDNN's bfloat16 ``conv3d`` backward is slow or wrong.
+    """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, segs, plans):
+    def forward(ctx, x, weight, bias, stride, padding, dilation, segs, plans, fold=False):
         ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding, dilation, segs, plans, bias is not None)
+        ctx.conf = (stride, padding, dilation, segs, plans, bias is not None, fold)
+        if fold:
+            return _acs_forward_folded(x, weight, bias, stride, padding, dilation, segs,
+                                       plans)
         return _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, segs, plans, has_bias = ctx.conf
+        stride, padding, dilation, segs, plans, has_bias, fold = ctx.conf
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if fold:
+            grad_b = grad_out.sum((0, 2, 3, 4)) if (has_bias and need_b) else None
+            grad_x, grad_w = _acs_backward_folded(ctx, grad_out, x, weight, need_x, need_w)
+            return grad_x, grad_w, grad_b, None, None, None, None, None, None
         # the first segment covering the whole input writes instead of adding: no zero fill
         first_full = next((i for i, seg in enumerate(segs) if seg.groups == 1 and
                            (seg.in_lo, seg.in_hi) == (0, x.shape[1]) and
@@ -212,7 +308,7 @@ class _ACSConvFunction(torch.autograd.Function):
                 if call.plan.o_hi > call.plan.o_lo:
                     _accumulate_grad_input(grad_x, view_grad(seg, call), call, seg, stride,
                                            dilation, overwrite=first_full is not None and i == 0)
-        return grad_x, grad_w, grad_b, None, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None
 
 
 def _small_for_onednn(t: torch.Tensor) -> bool:
@@ -302,8 +398,14 @@ def acs_conv3d(x: torch.Tensor,
     stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
     dilation = to_3tuple(dilation, 'dilation')
     _check_input(x, weight, groups)
+    if keeps_float32(x, groups):  # a 1-channel stem under autocast: float32 (flat_conv)
+        with torch.autocast('cpu', enabled=False):
+            return acs_conv3d(x, weight, bias, stride, padding, dilation, groups, kernel_split)
     k = weight.shape[-1]
+    fold = routes_bf16(x)  # CPU bfloat16: every view as a 2D conv (flat_conv)
     if k == 1:  # all three views are the same 1x1x1 kernel
+        if fold:
+            return flat_conv3d(x, weight, 2, bias, stride, padding, dilation, groups)
         return F.conv3d(x, weight[:, :, None], bias, stride, padding, dilation, groups)
     split = acs_kernel_split(weight.shape[0]) if kernel_split is None else \
         _check_split(kernel_split, weight.shape[0])
@@ -316,8 +418,9 @@ def acs_conv3d(x: torch.Tensor,
         bias = None if bias is None else bias.to(dtype)
         with torch.autocast(x.device.type, enabled=False):
             return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, segs,
-                                          plans)
-    return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, segs, plans)
+                                          plans, fold)
+    return _ACSConvFunction.apply(x, weight, bias, stride, padding, dilation, segs, plans,
+                                  fold)
 
 
 def acs_conv3d_reference(x: torch.Tensor,
@@ -394,6 +497,11 @@ def view_conv3d(x: torch.Tensor,
     if view not in VIEW_AXES:
         raise ValueError(f'view must be one of {sorted(VIEW_AXES)}, got {view!r}')
     axis, k = VIEW_AXES[view], weight.shape[-1]
+    if keeps_float32(x, groups):  # a 1-channel stem under autocast: float32 (flat_conv)
+        with torch.autocast('cpu', enabled=False):
+            return view_conv3d(x, weight, view, stride, padding, dilation, groups)
+    if routes_bf16(x):  # CPU bfloat16: a 2D conv on the flat axis folded into the batch
+        return flat_conv3d(x, weight, axis, None, stride, padding, dilation, groups)
     plan = flat_axis_plan(x.shape[axis], k, stride[axis - 2], padding[axis - 2],
                           dilation[axis - 2])
     pad = list(padding)
