@@ -14,7 +14,8 @@ import os
 from acsdet.apis import register_all_modules
 from acsdet.engine.runner_setup import (TOOL_ERRORS, ConfigError, add_config_and_launcher_args,
                                         build_runner, check_out_file, check_work_dir,
-                                        exit_with_error, load_config, parse_tool_args)
+                                        destroy_process_group, exit_with_error, load_config,
+                                        parse_tool_args)
 
 
 def parse_args(argv=None):
@@ -80,6 +81,9 @@ def main(argv=None):
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    # tear the process group down before the interpreter exits: left to exit, gloo's threads
+    # can abort a rank ("terminate called without an active exception") after the work is done
+    destroy_process_group()
 
 
 if __name__ == '__main__':

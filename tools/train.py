@@ -12,7 +12,8 @@ import argparse
 
 from acsdet.apis import register_all_modules
 from acsdet.engine.runner_setup import (TOOL_ERRORS, add_config_and_launcher_args, build_runner,
-                                        check_work_dir, enable_amp, enable_auto_scale_lr,
+                                        check_work_dir, destroy_process_group, enable_amp,
+                                        enable_auto_scale_lr,
                                         exit_with_error, load_config, parse_tool_args,
                                         set_resume)
 
@@ -51,6 +52,9 @@ def main(argv=None):
     except TOOL_ERRORS as err:
         exit_with_error('tools/train.py', err)
     runner.train()
+    # tear the process group down before the interpreter exits: left to exit, gloo's threads
+    # can abort a rank ("terminate called without an active exception") after the work is done
+    destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -734,3 +734,11 @@ def _check_num_slices(cfg: Config, model: dict) -> None:
     raise ConfigError(f'num_slices must agree: model.backbone.num_slices={b}, '
                       f'model.neck.num_slices={n}{pipe}; set the same num_slices in the '
                       'backbone, the neck and the data pipeline')
+
+
+def destroy_process_group() -> None:
+    """End the distributed run (torchrun / ``tools/dist_*.sh``) cleanly, if one was started:
+    ``torch.distributed.destroy_process_group``; nothing for a single process."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
