@@ -4,10 +4,11 @@ from .converted_unet3d import ConvertedUNet3D
 from .convertible_seg_network import ConvertibleSegNetwork
 from .deeplabv3plus_resnet3d import DeepLabV3PlusResNet3D
 from .fcn_resnet3d import FCNResNet3D
+from .poc_unet2d import PocUNet2D
 from .tiny_unet3d import GS_POSITIONS, SPATIAL_GROUP_PRESETS, GSPUNet3D, TinyUNet3D
 from .unet2d import UNet2D
 
 __all__ = [
-    'ConvertibleSegNetwork', 'UNet2D', 'ConvertedUNet3D', 'FCNResNet3D', 'DeepLabV3PlusResNet3D',
-    'TinyUNet3D', 'GSPUNet3D', 'GS_POSITIONS', 'SPATIAL_GROUP_PRESETS'
+    'ConvertibleSegNetwork', 'UNet2D', 'PocUNet2D', 'ConvertedUNet3D', 'FCNResNet3D',
+    'DeepLabV3PlusResNet3D', 'TinyUNet3D', 'GSPUNet3D', 'GS_POSITIONS', 'SPATIAL_GROUP_PRESETS'
 ]

@@ -2,8 +2,9 @@
 converts, so one network is the 2D model, and after conversion its ACS / 2.5D / 3D twin.
 
 The ACS paper's proof-of-concept experiment (section IV-A) pretrains a U-Net (Ronneberger et
-al. 2015, ref. [59]) on 2D shapes and converts the whole network to 3D; its supplementary
-structure is not published, so this is the classic layout at a small width: per stage two
+al. 2015, ref. [59]) on 2D shapes and converts the whole network to 3D.  The authors' own
+network is :class:`PocUNet2D` (from their public code); this is the classic layout at a
+small width, this project's first reading of the paper: per stage two
 3x3 conv-BN-ReLU layers, 2x2 max-pool down, x2 bilinear ``nn.Upsample`` + concatenation up,
 a 1x1 classifier.  Every spatial op is a module (no functional ``F.interpolate`` /
 ``F.max_pool2d`` calls in ``forward``), which is what makes the forward dimension-agnostic:
