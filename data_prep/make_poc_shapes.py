@@ -4,6 +4,7 @@ cubes, cylinders, cones, pyramids; N(0, 0.5) noise), deterministically from a se
 
     python data_prep/make_poc_shapes.py data/poc                 # paper counts
     python data_prep/make_poc_shapes.py data/poc --num 200       # at most 200 per split
+    python data_prep/make_poc_shapes.py data/poc --orientation authors  # the authors' rule
 
 writes data/poc/poc_2d/{train,test}/NNNNN.npz and data/poc/poc_3d/{train,test}/NNNNN.npz
 (keys image float32, label uint8) plus a meta.json per set.  OUT_DIR gets a write probe
@@ -13,7 +14,8 @@ import argparse
 import sys
 
 from acsdet.data_prep.output_guard import OutputNotWritableError
-from acsdet.data_prep.poc_shapes import POC_DEFAULT_COUNTS, generate_poc_shapes
+from acsdet.data_prep.poc_shapes import (POC_DEFAULT_COUNTS, POC_ORIENTATIONS,
+                                         generate_poc_shapes)
 
 
 def parse_args(argv=None):
@@ -29,6 +31,10 @@ def parse_args(argv=None):
         for split, n in splits.items():
             p.add_argument(f'--num-{dim}-{split}', type=int,
                            help=f'{dim} {split} samples (default: {n}, or --num)')
+    p.add_argument('--orientation', default='uniform', choices=POC_ORIENTATIONS,
+                   help="rule of the 3D cylinders / cones / pyramids: 'uniform' (6 axis-aligned "
+                   "orientations, default) or 'authors' (the authors' generator: cylinders along "
+                   "W, cones / pyramids along D with p 1/2; acsdet/data_prep/poc_shapes.py)")
     p.add_argument('--quiet', action='store_true', help='no progress output')
     return p.parse_args(argv)
 
@@ -52,7 +58,8 @@ def main(argv=None) -> int:
 
     try:
         metas = generate_poc_shapes(args.out_dir, seed=args.seed, counts=counts,
-                                    dims=args.dims, progress=progress)
+                                    dims=args.dims, orientation=args.orientation,
+                                    progress=progress)
     except (ValueError, OutputNotWritableError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -11,8 +11,19 @@
 Details the appendix leaves open follow the authors' ``experiments/poc/generate_poc_data.py``
 (M3DV/ACSConv): sizes (diameter / side a, height h) are uniform integers in [5, 24]; sphere
 and cube use a only; counts are 10000 train / 2000 test 2D images and 100 train / 200 test 3D
-volumes.  Cylinders, cones and pyramids get a random one of their 6 axis-aligned orientations
-(axis along D, H or W, apex at either end).
+volumes.
+
+Orientation (``orientation=``):
+
+* ``'uniform'`` (the default, this project's first rule): cylinders, cones and pyramids get a
+  random one of their 6 axis-aligned orientations (axis along D, H or W, apex at either end).
+* ``'authors'``: what the authors' generator does.  It passes three random multiples of 90
+  degrees to every shape function, but only the cone and the pyramid turn (three successive
+  ``rot90`` of a shape whose axis is the last one): their axis lies along D with probability
+  1/2, along H or W with 1/4 each, the apex at either end with 1/2.  The cylinder ignores the
+  angles: its axis is always along W.  (Under ``'uniform'`` a third of the cylinders stand
+  along D, where every axial slice is a disc, which a 2.5D network cannot tell from a ball or
+  a cone slice; under ``'authors'`` none do.)
 
 Every sample has its own random stream, ``SeedSequence([seed, dim, split, index])``, so sample
 ``i`` is the same whatever the requested counts.
@@ -39,8 +50,9 @@ from acsdet.utils.atomic_write import atomic_savez, write_text_atomic
 from .output_guard import check_writable
 
 __all__ = [
-    'POC_CLASSES', 'POC_DEFAULT_COUNTS', 'POC_SIZE', 'POC_NOISE_STD', 'make_poc_sample',
-    'poc_sample_rng', 'generate_poc_shapes', 'load_poc_sample', 'poc_shape_mask'
+    'POC_CLASSES', 'POC_DEFAULT_COUNTS', 'POC_SIZE', 'POC_NOISE_STD', 'POC_ORIENTATIONS',
+    'check_orientation', 'make_poc_sample', 'poc_sample_rng', 'generate_poc_shapes',
+    'load_poc_sample', 'poc_shape_mask'
 ]
 
 #: Class names by label (0 = background), per dataset dimension.
@@ -58,6 +70,8 @@ POC_PIECE = 24
 POC_MIN_SHAPE = 5
 POC_NOISE_STD = 0.5
 _SHAPES_PER_SAMPLE = {'2d': 3, '3d': 4}
+#: Orientation rules of the 3D elongated shapes (module docstring).
+POC_ORIENTATIONS = ('uniform', 'authors')
 _SPLIT_CODES = {'train': 0, 'test': 1, 'val': 2}
 
 
@@ -119,12 +133,39 @@ def poc_sample_rng(seed: int, dim: str, split: str, index: int) -> np.random.Gen
         np.random.SeedSequence([int(seed), int(dim[0]), _SPLIT_CODES[split], int(index)]))
 
 
-def make_poc_sample(dim: str, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def _orient(mask: np.ndarray, name: str, orientation: str,
+            rng: np.random.Generator) -> np.ndarray:
+    """Turn a canonical (axis along dim 0, apex at index 0) elongated shape by the rule."""
+    if orientation == 'uniform':
+        if rng.integers(2):
+            mask = mask[::-1]                                  # apex at either end
+        return np.moveaxis(mask, 0, int(rng.integers(3)))      # axis along D, H or W
+    # 'authors': the shape function builds the axis along the last array axis
+    mask = np.moveaxis(mask, 0, 2)
+    if name == 'cylinder':                                     # ignores its angles
+        return mask
+    for k, axes in zip(rng.integers(4, size=3), ((0, 1), (0, 2), (1, 2))):
+        mask = np.rot90(mask, int(k), axes)
+    return mask
+
+
+def check_orientation(orientation: str) -> str:
+    """Return ``orientation`` or raise a one-line error naming the allowed rules."""
+    if orientation not in POC_ORIENTATIONS:
+        raise ValueError(f'POC orientation must be one of {list(POC_ORIENTATIONS)}, got '
+                         f'{orientation!r}')
+    return orientation
+
+
+def make_poc_sample(dim: str, rng: np.random.Generator,
+                    orientation: str = 'uniform') -> Tuple[np.ndarray, np.ndarray]:
     """One POC image / volume.
 
     Args:
         dim (str): '2d' or '3d'.
         rng (np.random.Generator): Random stream, e.g. from :func:`poc_sample_rng`.
+        orientation (str): ``'uniform'`` or ``'authors'`` (module docstring); 3D only.
+            Defaults to ``'uniform'``.
 
     Returns:
         tuple: ``image`` float32 (48, 48) or (48, 48, 48), binary foreground + N(0, 0.5)
@@ -132,6 +173,7 @@ def make_poc_sample(dim: str, rng: np.random.Generator) -> Tuple[np.ndarray, np.
     """
     if dim not in POC_CLASSES:
         raise ValueError(f"POC dim must be '2d' or '3d', got {dim!r}")
+    check_orientation(orientation)
     ndim = int(dim[0])
     names = POC_CLASSES[dim][1:]
     label = np.zeros((POC_SIZE, ) * ndim, np.uint8)
@@ -141,9 +183,7 @@ def make_poc_sample(dim: str, rng: np.random.Generator) -> Tuple[np.ndarray, np.
         a, h = (int(v) for v in rng.integers(POC_MIN_SHAPE, POC_PIECE + 1, size=2))
         mask = poc_shape_mask(names[cls], a, h)
         if names[cls] in ('cylinder', 'cone', 'pyramid'):
-            if rng.integers(2):
-                mask = mask[::-1]                                  # apex at either end
-            mask = np.moveaxis(mask, 0, int(rng.integers(3)))      # axis along D, H or W
+            mask = _orient(mask, names[cls], orientation, rng)
         # piece bits: bit 0 -> last axis half, bit 1 -> next axis, bit 2 -> first axis (3D)
         corner = [((int(piece) >> (ndim - 1 - ax)) & 1) * POC_PIECE for ax in range(ndim)]
         start = [c + int(rng.integers(POC_PIECE - s + 1)) for c, s in zip(corner, mask.shape)]
@@ -158,6 +198,7 @@ def generate_poc_shapes(out_dir: str,
                         seed: int = 0,
                         counts: Optional[Dict[str, Dict[str, int]]] = None,
                         dims: Iterable[str] = ('2d', '3d'),
+                        orientation: str = 'uniform',
                         progress: Optional[Callable[[str, str, int, int], None]] = None
                         ) -> Dict[str, dict]:
     """Write the POC datasets (layout in the module docstring).
@@ -168,6 +209,8 @@ def generate_poc_shapes(out_dir: str,
         counts (dict | None): ``{dim: {split: n}}`` overriding :data:`POC_DEFAULT_COUNTS`
             per entry (splits: train, test, val). Defaults to None.
         dims (iterable[str]): Which of '2d', '3d' to write. Defaults to both.
+        orientation (str): Rule of the 3D elongated shapes, ``'uniform'`` or ``'authors'``
+            (module docstring). Defaults to ``'uniform'``.
         progress (callable | None): Called as ``progress(dim, split, done, total)``.
 
     Returns:
@@ -179,6 +222,7 @@ def generate_poc_shapes(out_dir: str,
             made).
     """
     dims = list(dims)
+    check_orientation(orientation)
     for dim in dims:
         if dim not in POC_CLASSES:
             raise ValueError(f"POC dim must be '2d' or '3d', got {dim!r}")
@@ -198,14 +242,16 @@ def generate_poc_shapes(out_dir: str,
         for split, n in dim_counts.items():
             os.makedirs(osp.join(root, split), exist_ok=True)
             for i in range(int(n)):
-                image, label = make_poc_sample(dim, poc_sample_rng(seed, dim, split, i))
+                image, label = make_poc_sample(dim, poc_sample_rng(seed, dim, split, i),
+                                               orientation)
                 atomic_savez(osp.join(root, split, f'{i:05d}.npz'), image=image, label=label)
                 if progress is not None:
                     progress(dim, split, i + 1, int(n))
         meta = dict(dataset=f'ACS proof-of-concept {dim}', classes=list(POC_CLASSES[dim]),
                     counts={k: int(v) for k, v in dim_counts.items()}, seed=int(seed),
                     size=POC_SIZE, piece=POC_PIECE, min_shape=POC_MIN_SHAPE,
-                    noise_std=POC_NOISE_STD, files='{split}/{index:05d}.npz',
+                    noise_std=POC_NOISE_STD, orientation=orientation if dim == '3d' else None,
+                    files='{split}/{index:05d}.npz',
                     keys={'image': 'float32', 'label': 'uint8'})
         write_text_atomic(osp.join(root, 'meta.json'), json.dumps(meta, indent=2))
         metas[dim] = meta

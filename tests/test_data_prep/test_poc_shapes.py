@@ -135,3 +135,51 @@ def test_cli(tmp_path, capsys):
     assert len(list((tmp_path / 'poc_3d' / 'test').glob('*.npz'))) == 1
     assert main([str(tmp_path), '--num', '-3']) == 2
     assert 'error: --num must be >= 0, got -3' in capsys.readouterr().err
+
+
+def _axis_counts(orientation, n=300):
+    """Per elongated class: how often its long axis lies along D, H, W (axis of the longest
+    bounding-box side, shapes with h clearly != a only)."""
+    from collections import Counter
+    counts = {3: Counter(), 4: Counter(), 5: Counter()}
+    for i in range(n):
+        _, label = make_poc_sample('3d', poc_sample_rng(0, '3d', 'train', i), orientation)
+        for _, cls, shape in _pieces(label, 3):
+            if cls in counts and max(shape) - sorted(shape)[1] >= 4:
+                counts[cls][int(np.argmax(shape))] += 1
+    return counts
+
+
+def test_authors_orientation_rule():
+    """The authors' generator: cylinders (3) always along W; cones (4) / pyramids (5) along
+    D with p 1/2, H and W 1/4 each; the default rule keeps all three axes for all three."""
+    counts = _axis_counts('authors')
+    assert set(counts[3]) == {2}
+    for cls in (4, 5):
+        total = sum(counts[cls].values())
+        assert total > 60
+        assert abs(counts[cls][0] / total - 0.5) < 0.15
+        assert abs(counts[cls][1] / total - 0.25) < 0.12
+        assert abs(counts[cls][2] / total - 0.25) < 0.12
+    uniform = _axis_counts('uniform', n=150)
+    assert set(uniform[3]) == {0, 1, 2}
+
+
+def test_orientation_is_recorded_and_checked(tmp_path):
+    meta = generate_poc_shapes(str(tmp_path), counts={'3d': {'train': 1, 'test': 0}},
+                               dims=['3d'], orientation='authors')['3d']
+    assert meta['orientation'] == 'authors'
+    meta2d = generate_poc_shapes(str(tmp_path), counts={'2d': {'train': 1, 'test': 0}},
+                                 dims=['2d'])['2d']
+    assert meta2d['orientation'] is None  # the 2D shapes are not turned
+    with pytest.raises(ValueError, match=r"POC orientation must be one of \['uniform', "
+                       r"'authors'\], got 'random'"):
+        generate_poc_shapes(str(tmp_path / 'x'), dims=['3d'], orientation='random')
+    assert not (tmp_path / 'x').exists()  # refused before any work
+
+
+def test_cli_orientation(tmp_path, capsys):
+    main = _cli_main()
+    assert main([str(tmp_path), '--dims', '3d', '--num', '1', '--orientation', 'authors',
+                 '--quiet']) == 0
+    assert json.load(open(tmp_path / 'poc_3d' / 'meta.json'))['orientation'] == 'authors'
