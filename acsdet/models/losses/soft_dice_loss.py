@@ -41,7 +41,8 @@ def soft_dice_loss(pred: torch.Tensor,
                    ignore_background: bool = False,
                    ignore_index: Optional[int] = IGNORE_INDEX,
                    batch_dice: bool = True,
-                   class_weight: Optional[Sequence[float]] = None) -> torch.Tensor:
+                   class_weight: Optional[Sequence[float]] = None,
+                   skip_absent: bool = False) -> torch.Tensor:
     """Soft Dice loss ``1 - (2 |P T| + s) / (|P| + |T| + s)``, averaged over classes.
 
     Args:
@@ -57,6 +58,10 @@ def soft_dice_loss(pred: torch.Tensor,
         batch_dice (bool): Sum over the batch too (one Dice per class) instead of one Dice
             per sample and class averaged over the batch. Defaults to True.
         class_weight (list[float] | None): Per-class weights (length K) of the average.
+        skip_absent (bool): Give every class absent from the target (over the batch with
+            ``batch_dice``, else per sample) a loss term of 0, still dividing by the number
+            of (weighted) classes, as the ACS authors' proof-of-concept loss
+            (``mylib/loss.py``) does. Defaults to False.
 
     Returns:
         Tensor: scalar loss.
@@ -93,6 +98,8 @@ def soft_dice_loss(pred: torch.Tensor,
             raise ValueError('SoftDiceLoss: ignore_background needs at least 2 classes')
         weight = weight.clone()
         weight[0] = 0
+    if skip_absent:  # an absent class's term is 0; the average stays over every class
+        loss = loss * (target_f.sum(dims) > 0).to(loss.dtype)
     loss = (loss * weight).sum(-1) / weight.sum()
     return loss.mean()
 
@@ -108,6 +115,7 @@ class SoftDiceLoss(nn.Module):
         ignore_index (int | None): Defaults to :data:`~acsdet.utils.IGNORE_INDEX` (255).
         batch_dice (bool): Defaults to True.
         class_weight (list[float] | None): Defaults to None.
+        skip_absent (bool): Defaults to False.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
         loss_name (str): Key of the loss in a segmentor's loss dict. Defaults to
             ``'loss_dice'``.
@@ -124,6 +132,7 @@ class SoftDiceLoss(nn.Module):
                  ignore_index: Optional[int] = IGNORE_INDEX,
                  batch_dice: bool = True,
                  class_weight: Optional[Sequence[float]] = None,
+                 skip_absent: bool = False,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_dice') -> None:
         super().__init__()
@@ -133,6 +142,7 @@ class SoftDiceLoss(nn.Module):
         self.ignore_index = ignore_index
         self.batch_dice = batch_dice
         self.class_weight = class_weight
+        self.skip_absent = skip_absent
         self.loss_weight = loss_weight
         self.loss_name = loss_name
 
@@ -140,4 +150,4 @@ class SoftDiceLoss(nn.Module):
         """Weighted loss. pred (B, K, *S), target (B, *S) or (B, K, *S) -> scalar."""
         return self.loss_weight * soft_dice_loss(
             pred, target, self.use_sigmoid, self.smooth, self.ignore_background,
-            self.ignore_index, self.batch_dice, self.class_weight)
+            self.ignore_index, self.batch_dice, self.class_weight, self.skip_absent)

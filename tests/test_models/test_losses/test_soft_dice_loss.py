@@ -98,3 +98,22 @@ def test_bad_inputs():
         soft_dice_loss(PRED, TARGET, class_weight=[1, 1, 1])
     with pytest.raises(ValueError, match=r'pred must be \(B, K, \*S\), got shape \(2, 2\)'):
         soft_dice_loss(torch.zeros(2, 2), TARGET)
+
+
+def test_skip_absent_gives_absent_classes_zero_and_keeps_the_class_count():
+    """The ACS authors' POC loss (mylib/loss.py): classes absent from the batch's target add
+    0, the sum is still divided by every class."""
+    torch.manual_seed(0)
+    pred = torch.randn(2, 4, 5, 5)
+    target = torch.randint(0, 2, (2, 5, 5))  # classes 2 and 3 absent
+    full = soft_dice_loss(pred, target, smooth=1e-2, batch_dice=True)
+    skip = soft_dice_loss(pred, target, smooth=1e-2, batch_dice=True, skip_absent=True)
+    prob = pred.softmax(1)
+    onehot = torch.nn.functional.one_hot(target, 4).movedim(-1, 1).float()
+    per_class = 1 - (2 * (prob * onehot).sum((0, 2, 3)) + 1e-2) / (
+        prob.sum((0, 2, 3)) + onehot.sum((0, 2, 3)) + 1e-2)
+    torch.testing.assert_close(full, per_class.mean())
+    torch.testing.assert_close(skip, per_class[:2].sum() / 4)
+    # the module passes it on
+    module = SoftDiceLoss(smooth=1e-2, skip_absent=True)
+    torch.testing.assert_close(module(pred, target), skip)
