@@ -1,5 +1,9 @@
 from .dice_metric import DiceMetric
 from .froc_metric import FROCMetric
+from .poc_table_dice_metric import PocTableDiceMetric, authors_batch_dice
 from .region_dice_metric import BRATS_REGIONS, RegionDiceMetric
 
-__all__ = ['FROCMetric', 'DiceMetric', 'RegionDiceMetric', 'BRATS_REGIONS']
+__all__ = [
+    'FROCMetric', 'DiceMetric', 'PocTableDiceMetric', 'authors_batch_dice', 'RegionDiceMetric',
+    'BRATS_REGIONS'
+]
