@@ -6,7 +6,8 @@
 #       model.network.init_cfg.checkpoint=work_dirs/unet2d_poc2d/epoch_100.pth \
 #       "model.network.init_cfg.skip=[classifier]"
 # (3 classes here, 6 in 3D: the 1x1 classifier is not transferred.)  Same loss and optimiser
-# as the 3D configs; the paper's 2D schedule is in its unavailable supplementary.
+# as the 3D configs (this project's first protocol; the authors' 2D schedule, from their
+# public code, is in authors_unet2d_poc2d.py).
 # tools/analysis_tools/poc_table4.py runs this and the five Table IV runs in one command.
 _base_ = [
     '../_base_/datasets/poc_shapes2d.py', '../_base_/schedules/schedule_adam_100e_lidc.py',

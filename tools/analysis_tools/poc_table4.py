@@ -1,5 +1,14 @@
 """The ACS paper's proof of concept (section IV-A, Table IV) in one command.
 
+Two protocols (``--protocol``):
+
+* ``authors``: the authors' public code (their U-Net, data rule, loss, schedules, Dice
+  figures, feature mAUC): ``tools/analysis_tools/poc_table4_authors.py`` documents it and
+  its options (``--protocol authors --help``);
+* ``project`` (the default, described below): this project's first reading of the paper,
+  before the authors' code was read (the classic 4-stage U-Net, the uniform orientation
+  rule, Dice + CE).
+
 Runs, each as ``tools/train.py`` on a config derived from ``configs/poc/`` (so every setting
 lives in the configs; this script only sizes them):
 
@@ -72,6 +81,9 @@ def row_dir_name(row: str) -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--protocol', choices=['project', 'authors'], default='project',
+                   help="'project' (default; this help) or 'authors' (see --protocol authors "
+                   '--help)')
     p.add_argument('--work-dir', default='work_dirs/poc_table4')
     p.add_argument('--data-root', default=None,
                    help='POC data root (poc_2d/, poc_3d/ inside); written there when missing '
@@ -322,6 +334,13 @@ def table_markdown(results: Dict[str, dict], checks: List[dict]) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--protocol', choices=['project', 'authors'], default='project')
+    if pre.parse_known_args(argv)[0].protocol == 'authors':
+        sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+        import poc_table4_authors
+        return poc_table4_authors.main(argv)
     args = parse_args(argv)
     # a SIGTERM stops the training subprocess too (subprocess.run kills it on SystemExit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
