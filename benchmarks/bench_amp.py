@@ -37,9 +37,9 @@ a warm-up call, the variants interleaved call by call so that load changes hit t
 * ``bf16_stock``  -- the same with the bfloat16 routing of
   ``acsdet.models.layers.flat_conv`` switched off (the oneDNN path before the routing);
   only where that module exists;
-* ``bf16_3dfix``  -- (with ``--variants``) ``InflatedConv3d`` convs only: ``bf16`` with
-  ``InflatedConv3d.forward`` sent through ``flat_conv.conv3d_bf16`` (patched in the worker:
-  what wiring it into the layer would give).
+* ``bf16_nofallback`` -- ``bf16`` with the float32 fallback for the shapes that measured
+  slower in bfloat16 (``flat_conv.BF16_FLOAT32_FALLBACK``) switched off: every routed conv
+  in bfloat16 (the shipped behaviour before the fallback); only where that switch exists.
 
 A bfloat16 call gets ``max(--min-timeout-s, --timeout-factor x its float32 time)``.
 ``--budget-s`` bounds the whole run: a size whose estimated float32 cost alone
@@ -236,7 +236,8 @@ def _rel_err(a, b):
 
 
 class _variant_ctx:
-    """fp32: nothing; bf16: CPU autocast; bf16_stock: autocast with the routing off."""
+    """fp32: nothing; bf16: CPU autocast; bf16_stock: autocast with the routing off;
+    bf16_nofallback: autocast with the float32 fallback off."""
 
     def __init__(self, variant):
         self.variant = variant
@@ -251,8 +252,10 @@ class _variant_ctx:
             flat_conv = _flat_conv_module()
             self.old = flat_conv.BF16_ROUTING
             flat_conv.BF16_ROUTING = False
-        if self.variant == 'bf16_3dfix':
-            _patch_inflated_conv3d()
+        if self.variant == 'bf16_nofallback':
+            flat_conv = _flat_conv_module()
+            self.old_fallback = flat_conv.BF16_FLOAT32_FALLBACK
+            flat_conv.BF16_FLOAT32_FALLBACK = False
         self.autocast = torch.autocast('cpu', dtype=torch.bfloat16)
         self.autocast.__enter__()
         return self
@@ -262,25 +265,8 @@ class _variant_ctx:
             self.autocast.__exit__(*exc)
         if self.old is not None:
             _flat_conv_module().BF16_ROUTING = self.old
-        if self.variant == 'bf16_3dfix':
-            _patch_inflated_conv3d(undo=True)
-
-
-def _patch_inflated_conv3d(undo=False):
-    """bf16_3dfix: ``InflatedConv3d.forward`` through ``flat_conv.conv3d_bf16`` (the wiring
-    that ``InflatedConv3d`` would need; measured here without changing the layer)."""
-    from acsdet.models.layers import InflatedConv3d, flat_conv
-    if undo:
-        InflatedConv3d.__dict__.get('forward') and delattr(InflatedConv3d, 'forward')
-        return
-
-    def forward(self, x):
-        if self.padding_mode == 'zeros' and flat_conv.routes_bf16(x):
-            return flat_conv.conv3d_bf16(x, self.weight, self.bias, self.stride,
-                                         self.padding, self.dilation, self.groups)
-        return super(InflatedConv3d, self).forward(x)
-
-    InflatedConv3d.forward = forward
+        if self.variant == 'bf16_nofallback':
+            _flat_conv_module().BF16_FLOAT32_FALLBACK = self.old_fallback
 
 
 def _flat_conv_module():
@@ -668,7 +654,8 @@ def main(argv=None):
         return 0
     t_start = time.perf_counter()
     if args.variants is None:
-        args.variants = ['fp32', 'bf16'] + (['bf16_stock'] if _routing_available() else [])
+        args.variants = ['fp32', 'bf16'] + (['bf16_stock'] if _routing_available() else []) + \
+            (['bf16_nofallback'] if _fallback_available() else [])
     if args.variants[0] != 'fp32':
         p.error('--variants must start with fp32')
     import torch
@@ -757,8 +744,8 @@ def main(argv=None):
 
 
 def variants_for(variants, kind):
-    """bf16_3dfix only for InflatedConv3d layers / '3d' models (elsewhere it is bf16)."""
-    return [v for v in variants if v != 'bf16_3dfix' or kind in ('InflatedConv3d', '3d')]
+    """The variants timed for a conv class / model conv type (all of them)."""
+    return list(variants)
 
 
 def _routing_available():
@@ -767,6 +754,14 @@ def _routing_available():
     except ImportError:
         return False
     return hasattr(flat_conv, 'BF16_ROUTING')
+
+
+def _fallback_available():
+    try:
+        from acsdet.models.layers import flat_conv
+    except ImportError:
+        return False
+    return hasattr(flat_conv, 'BF16_FLOAT32_FALLBACK')
 
 
 if __name__ == '__main__':

@@ -26,7 +26,8 @@ from .conv2d_weight_3d import Conv2dWeight3d
 from .conv_args import (VIEW_AXES, FlatAxisPlan, IntOr3, conv_output_size, flat_axis_plan,
                         to_3tuple, view_input)
 from .flat_conv import (copy_channels_last_, flat_conv3d, flat_planes, fold_axis,
-                        fold_conv_args, keeps_float32, routes_bf16, unfold_axis)
+                        fold_conv_args, float32_input, keeps_float32, routes_bf16,
+                        unfold_axis)
 
 __all__ = ['acs_kernel_split', 'acs_conv3d', 'acs_conv3d_reference', 'view_conv3d', 'ACSConv']
 
@@ -398,9 +399,10 @@ def acs_conv3d(x: torch.Tensor,
     stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
     dilation = to_3tuple(dilation, 'dilation')
     _check_input(x, weight, groups)
-    if keeps_float32(x, groups):  # a 1-channel stem under autocast: float32 (flat_conv)
+    if keeps_float32(x, groups, weight, stride):  # stems, slow bfloat16 shapes (flat_conv)
         with torch.autocast('cpu', enabled=False):
-            return acs_conv3d(x, weight, bias, stride, padding, dilation, groups, kernel_split)
+            return acs_conv3d(float32_input(x), weight, bias, stride, padding, dilation, groups,
+                              kernel_split)
     k = weight.shape[-1]
     fold = routes_bf16(x)  # CPU bfloat16: every view as a 2D conv (flat_conv)
     if k == 1:  # all three views are the same 1x1x1 kernel
@@ -497,9 +499,10 @@ def view_conv3d(x: torch.Tensor,
     if view not in VIEW_AXES:
         raise ValueError(f'view must be one of {sorted(VIEW_AXES)}, got {view!r}')
     axis, k = VIEW_AXES[view], weight.shape[-1]
-    if keeps_float32(x, groups):  # a 1-channel stem under autocast: float32 (flat_conv)
+    if keeps_float32(x, groups, weight, stride):  # stems, slow bfloat16 shapes (flat_conv)
         with torch.autocast('cpu', enabled=False):
-            return view_conv3d(x, weight, view, stride, padding, dilation, groups)
+            return view_conv3d(float32_input(x), weight, view, stride, padding, dilation,
+                               groups)
     if routes_bf16(x):  # CPU bfloat16: a 2D conv on the flat axis folded into the batch
         return flat_conv3d(x, weight, axis, None, stride, padding, dilation, groups)
     plan = flat_axis_plan(x.shape[axis], k, stride[axis - 2], padding[axis - 2],

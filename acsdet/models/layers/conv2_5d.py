@@ -16,7 +16,7 @@ from mmengine.registry import MODELS
 from .acs_conv import acs_conv3d
 from .conv2d_weight_3d import Conv2dWeight3d
 from .conv_args import IntOr3, flat_axis_plan, to_3tuple, view_input
-from .flat_conv import flat_conv3d, keeps_float32, routes_bf16
+from .flat_conv import flat_conv3d, float32_input, keeps_float32, routes_bf16
 
 __all__ = ['conv2_5d', 'Conv2_5d']
 
@@ -45,15 +45,16 @@ def conv2_5d(x: torch.Tensor,
     and the conv runs as ``F.conv2d`` (:func:`acsdet.models.layers.flat_conv.flat_conv3d`):
     oneDNN's bfloat16 ``conv3d`` backward is slow, wrong (NaN weight gradients) or crashes on
     these shapes.  Under autocast a float32 input with at most 3 channels (the stem) runs in
-    float32 (``flat_conv.keeps_float32``).
+    float32 (``flat_conv.keeps_float32``), and so do the convs that measured slower in
+    bfloat16 (pointwise kernels, fewer than ``flat_conv.FLOAT32_MAX_MACS`` multiply-adds).
     """
     stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
     dilation = to_3tuple(dilation, 'dilation')
     if x.dim() != 5:
         raise ValueError(f'expected input of shape (B, C, D, H, W), got {tuple(x.shape)}')
-    if keeps_float32(x, groups):
+    if keeps_float32(x, groups, weight, stride):
         with torch.autocast('cpu', enabled=False):
-            return conv2_5d(x, weight, bias, stride, padding, dilation, groups)
+            return conv2_5d(float32_input(x), weight, bias, stride, padding, dilation, groups)
     if routes_bf16(x):
         return flat_conv3d(x, weight, 2, bias, stride, padding, dilation, groups)
     plan = flat_axis_plan(x.shape[2], weight.shape[-1], stride[0], padding[0], dilation[0])

@@ -29,9 +29,10 @@ from torch.autograd.function import once_differentiable
 from .conv_args import IntOr3, conv_output_size, flat_axis_plan, to_3tuple, view_input
 
 __all__ = [
-    'BF16_ROUTING', 'FLOAT32_MAX_IN_CHANNELS', 'routes_bf16', 'keeps_float32', 'fold_dtype',
+    'BF16_ROUTING', 'FLOAT32_MAX_IN_CHANNELS', 'BF16_FLOAT32_FALLBACK', 'FLOAT32_MAX_MACS',
+    'routes_bf16', 'conv_macs', 'keeps_float32', 'float32_input', 'fold_dtype',
     'flat_planes', 'fold_axis', 'unfold_axis', 'copy_channels_last_', 'flat_conv3d',
-    'fold_conv_args', 'conv3d_float_weight_grad', 'conv3d_bf16'
+    'fold_conv_args'
 ]
 
 #: Route the flat-kernel convs through ``F.conv2d`` on the CPU in bfloat16 (see the module
@@ -62,12 +63,64 @@ def routes_bf16(x: torch.Tensor) -> bool:
 #: memory-bound, bfloat16 buys nothing and the casts made it 1.2-1.3x slower than float32.
 FLOAT32_MAX_IN_CHANNELS = 3
 
+#: Under CPU bfloat16 autocast, the convs that measured slower in bfloat16 than in float32
+#: (``benchmarks/bench_amp.py``, docs/results/bench_amp.md) run in float32, autocast off:
+#: dense K x K x K kernels (``InflatedConv3d``: oneDNN's bfloat16 ``conv3d`` was up to 2.6x
+#: slower, and its weight gradient NaN on some shapes), pointwise (1 x 1 x 1) kernels
+#: (memory-bound: up to 2x slower with the casts), and flat K x K kernels of fewer than
+#: :data:`FLOAT32_MAX_MACS` multiply-adds (overhead-bound: up to 1.7x slower).  False keeps
+#: every routed conv in bfloat16 (the bench's ``bf16_nofallback`` variant, and the tests of
+#: the folded paths).
+BF16_FLOAT32_FALLBACK = True
 
-def keeps_float32(x: torch.Tensor, groups: int = 1) -> bool:
-    """Whether a routed conv (:func:`routes_bf16`) of ``x`` should rather run in float32
-    (see :data:`FLOAT32_MAX_IN_CHANNELS`); the caller then disables autocast."""
-    return groups == 1 and x.dim() >= 2 and x.shape[1] <= FLOAT32_MAX_IN_CHANNELS and \
-        x.dtype == torch.float32 and routes_bf16(x) and torch.is_autocast_enabled('cpu')
+#: Flat-kernel convs below this many multiply-adds per forward run in float32 (see above):
+#: every 2.5D / ACS 3 x 3 conv of the shipped backbones at or above it was at least as fast in
+#: bfloat16 as in float32 (docs/results/bench_amp_after_routing.md).
+FLOAT32_MAX_MACS = 3e7
+
+
+def conv_macs(x: torch.Tensor, weight: torch.Tensor, groups: int = 1,
+              stride: IntOr3 = 1) -> float:
+    """Multiply-adds of one forward of a conv of ``x`` (B, Cin, D, H, W) with ``weight``
+    (Cout, Cin / groups, *kernel), 2D (flat) or 3D: output voxels (input voxels over the
+    stride product) x Cout x Cin / groups x kernel size."""
+    stride = to_3tuple(stride, 'stride')
+    voxels = x.shape[0]
+    for n, s in zip(x.shape[2:], stride):
+        voxels *= -(-n // s)
+    kernel = 1
+    for k in weight.shape[2:]:
+        kernel *= k
+    return float(voxels) * weight.shape[0] * weight.shape[1] * kernel
+
+
+def keeps_float32(x: torch.Tensor, groups: int = 1, weight: Optional[torch.Tensor] = None,
+                  stride: IntOr3 = 1) -> bool:
+    """Whether a conv of ``x`` under CPU bfloat16 autocast should rather run in float32; the
+    caller then disables autocast and casts ``x`` to float32 (:func:`float32_input`).
+
+    True for the stems (a float32 input of at most :data:`FLOAT32_MAX_IN_CHANNELS` channels,
+    ``groups == 1``) and, with :data:`BF16_FLOAT32_FALLBACK` and the ``weight`` given, for
+    dense 3D kernels, pointwise kernels and flat convs of fewer than
+    :data:`FLOAT32_MAX_MACS` multiply-adds.  Never without CPU autocast (a bfloat16 model
+    computes in bfloat16)."""
+    if not (routes_bf16(x) and torch.is_autocast_enabled('cpu')) or x.dim() < 2:
+        return False
+    if groups == 1 and x.shape[1] <= FLOAT32_MAX_IN_CHANNELS and x.dtype == torch.float32:
+        return True
+    if weight is None or not BF16_FLOAT32_FALLBACK:
+        return False
+    kernel = tuple(weight.shape[2:])
+    if all(k == 1 for k in kernel):
+        return True
+    if len(kernel) == 3 and all(k > 1 for k in kernel):
+        return True
+    return conv_macs(x, weight, groups, stride) < FLOAT32_MAX_MACS
+
+
+def float32_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as float32 for a conv that :func:`keeps_float32` (a no-op for float32)."""
+    return x if x.dtype == torch.float32 else x.float()
 
 
 def fold_dtype(x: torch.Tensor) -> torch.dtype:
@@ -258,83 +311,3 @@ def fold_conv_args(stride: Sequence[int], padding: Sequence[int], dilation: Sequ
     others = [o - 2 for o in _other_axes(axis)]
     return (tuple(stride[o] for o in others), tuple(padding[o] for o in others),
             tuple(dilation[o] for o in others))
-
-
-class _Conv3dFloatWeightGrad(torch.autograd.Function):
-    """``F.conv3d`` in bfloat16 whose weight gradient is computed in float32."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding, dilation, groups, bias is not None)
-        return torch.ops.aten.convolution(x, weight, bias, stride, padding, dilation, False,
-                                          (0, 0, 0), groups)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups, has_bias = ctx.conf
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = grad_w = grad_b = None
-        if need_x:
-            grad_x = torch.ops.aten.convolution_backward(
-                grad, x, weight, None, stride, padding, dilation, False, (0, 0, 0), groups,
-                (True, False, False))[0]
-        if need_w:
-            grad_w = torch.ops.aten.convolution_backward(
-                grad.float(), x.float(), weight.float(), None, stride, padding, dilation,
-                False, (0, 0, 0), groups, (False, True, False))[1].to(weight.dtype)
-        if has_bias and need_b:
-            grad_b = grad.sum((0, 2, 3, 4))
-        return grad_x, grad_w, grad_b, None, None, None, None
-
-
-def conv3d_float_weight_grad(x: torch.Tensor,
-                             weight: torch.Tensor,
-                             bias: Optional[torch.Tensor] = None,
-                             stride: IntOr3 = 1,
-                             padding: IntOr3 = 0,
-                             dilation: IntOr3 = 1,
-                             groups: int = 1) -> torch.Tensor:
-    """``F.conv3d`` for a dense K x K x K kernel on the CPU in bfloat16, with the weight
-    gradient computed in float32 (forward and input gradient stay bfloat16).
-
-    oneDNN's bfloat16 ``conv3d`` weight gradient returns NaN on many shipped shapes (e.g.
-    (2, 128, 3, 32, 32) -> 32 with a 3 x 3 x 3 kernel, the 7 x 7 x 7 stem at 256 px; see
-    ``benchmarks/bench_amp.py``); its forward and input gradient were right everywhere
-    measured.  For ``InflatedConv3d`` (``conv_type='3d'``) under ``--amp``.  Under CPU
-    autocast the arguments are cast to the autocast dtype, as ``F.conv3d`` would.
-    """
-    stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
-    dilation = to_3tuple(dilation, 'dilation')
-    if torch.is_autocast_enabled('cpu'):
-        dtype = torch.get_autocast_dtype('cpu')
-        x, weight = x.to(dtype), weight.to(dtype)
-        bias = None if bias is None else bias.to(dtype)
-        with torch.autocast('cpu', enabled=False):
-            return _Conv3dFloatWeightGrad.apply(x, weight, bias, stride, padding, dilation,
-                                                groups)
-    return _Conv3dFloatWeightGrad.apply(x, weight, bias, stride, padding, dilation, groups)
-
-
-def conv3d_bf16(x: torch.Tensor,
-                weight: torch.Tensor,
-                bias: Optional[torch.Tensor] = None,
-                stride: IntOr3 = 1,
-                padding: IntOr3 = 0,
-                dilation: IntOr3 = 1,
-                groups: int = 1) -> torch.Tensor:
-    """A dense 3D conv (weight (Cout, Cin / groups, kd, kh, kw)) on the CPU in bfloat16
-    without oneDNN's bad bfloat16 ``conv3d`` backward, for ``InflatedConv3d``
-    (``conv_type='3d'``) when :func:`routes_bf16`: a 1-3 channel float32 input (the stem)
-    in float32 (:func:`keeps_float32`), a 1 x 1 x 1 kernel through :func:`flat_conv3d`, any
-    other kernel through :func:`conv3d_float_weight_grad`."""
-    stride, padding = to_3tuple(stride, 'stride'), to_3tuple(padding, 'padding')
-    dilation = to_3tuple(dilation, 'dilation')
-    if keeps_float32(x, groups):
-        with torch.autocast('cpu', enabled=False):
-            return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
-    if tuple(weight.shape[2:]) == (1, 1, 1):
-        return flat_conv3d(x, weight[:, :, 0], 2, bias, stride, padding, dilation, groups)
-    return conv3d_float_weight_grad(x, weight, bias, stride, padding, dilation, groups)

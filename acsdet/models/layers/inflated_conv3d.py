@@ -11,6 +11,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 from .conv_args import IntOr3, to_3tuple, to_kernel_size
+from .flat_conv import float32_input, keeps_float32
 
 __all__ = ['inflate_2d_weight', 'InflatedConv3d']
 
@@ -53,6 +54,11 @@ class InflatedConv3d(nn.Conv3d):
 
     Shape:
         x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo).
+
+    Under CPU bfloat16 autocast (``--amp`` on the CPU) it computes in float32
+    (``flat_conv.keeps_float32``): oneDNN's bfloat16 ``conv3d`` was up to 2.6x slower than
+    float32 on the shipped shapes and its weight gradient NaN on some
+    (``benchmarks/bench_amp.py``).
     """
 
     def __init__(self,
@@ -71,6 +77,13 @@ class InflatedConv3d(nn.Conv3d):
         super().__init__(in_channels, out_channels, (k, k, k), to_3tuple(stride, 'stride'),
                          to_3tuple(padding, 'padding'), to_3tuple(dilation, 'dilation'),
                          groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (Tensor): (B, Cin, D, H, W) -> (B, Cout, Do, Ho, Wo)."""
+        if keeps_float32(x, self.groups, self.weight, self.stride):
+            with torch.autocast('cpu', enabled=False):
+                return self._conv_forward(float32_input(x), self.weight, self.bias)
+        return super().forward(x)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + 'weight'

@@ -270,24 +270,3 @@ def test_one_channel_stem_stays_float32_under_autocast(cls):
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
     torch.testing.assert_close(torch.autograd.grad(out.sum(), (layer.weight, ))[0], w_grad)
     assert not flat_conv.keeps_float32(x.to(torch.bfloat16))  # a bfloat16 model: the fold
-
-
-@pytest.mark.parametrize('kernel,stride,padding,bias', [(3, 1, 1, False), (3, (1, 2, 2), 1, True),
-                                                        (1, 1, 0, False)])
-def test_conv3d_float_weight_grad(kernel, stride, padding, bias):
-    """The dense-kernel helper for '3d' (InflatedConv3d) under autocast: bfloat16 forward and
-    input gradient, float32 weight gradient; all within bfloat16 tolerance of float32."""
-    torch.manual_seed(0)
-    x = torch.randn(2, 16, 5, 12, 12, requires_grad=True)
-    w = (torch.randn(8, 16, kernel, kernel, kernel) / 10).requires_grad_()
-    b = torch.randn(8, requires_grad=True) if bias else None
-    params = (x, w) + ((b, ) if bias else ())
-    ref = F.conv3d(x, w, b, stride, padding)
-    g = torch.randn(ref.shape)
-    ref_grads = torch.autograd.grad(ref, params, g)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = flat_conv.conv3d_float_weight_grad(x, w, b, stride, padding)
-    assert out.dtype == torch.bfloat16
-    assert _rel(out, ref) < 1e-2
-    for got, exp in zip(torch.autograd.grad(out, params, g.to(out.dtype)), ref_grads):
-        assert got.dtype == exp.dtype and _rel(got, exp) < 1e-2
