@@ -43,5 +43,9 @@ test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='DiceMetric', num_classes=num_classes, ignore_background=True),
     dict(type='RegionDiceMetric'),
+    # HD95 / ASSD in mm per label and per region (WT / TC / ET); a missed or hallucinated
+    # region scores the volume diagonal (BraTS: 373 mm)
+    dict(type='SurfaceDistanceMetric', num_classes=num_classes,
+         regions=dict(WT=(1, 2, 3), TC=(1, 3), ET=(3, ))),
 ]
 test_evaluator = val_evaluator

@@ -41,5 +41,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Table V reports Dice global: dice/global/class_1 (= dice/global/mean with one class).
-val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+val_evaluator = [
+    dict(type='DiceMetric', num_classes=num_classes, ignore_background=True),
+    # HD95 / ASSD in mm (SurfaceDistanceMetric: empty prediction / ground truth conventions)
+    dict(type='SurfaceDistanceMetric', num_classes=num_classes),
+]
 test_evaluator = val_evaluator

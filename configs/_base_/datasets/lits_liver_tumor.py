@@ -49,5 +49,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Dice global and Dice per case of liver (class_1) and tumour (class_2), the paper's Table VI.
-val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+val_evaluator = [
+    dict(type='DiceMetric', num_classes=num_classes, ignore_background=True),
+    # HD95 / ASSD in mm (SurfaceDistanceMetric: empty prediction / ground truth conventions)
+    dict(type='SurfaceDistanceMetric', num_classes=num_classes),
+]
 test_evaluator = val_evaluator

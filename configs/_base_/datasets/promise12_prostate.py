@@ -36,5 +36,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # The paper's "mDice" = Dice of the prostate per case: dice/per_case/mean.
-val_evaluator = dict(type='DiceMetric', num_classes=num_classes, ignore_background=True)
+val_evaluator = [
+    dict(type='DiceMetric', num_classes=num_classes, ignore_background=True),
+    # HD95 / ASSD in mm (SurfaceDistanceMetric: empty prediction / ground truth conventions)
+    dict(type='SurfaceDistanceMetric', num_classes=num_classes),
+]
 test_evaluator = val_evaluator
