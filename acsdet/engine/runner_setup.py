@@ -738,7 +738,14 @@ def _check_num_slices(cfg: Config, model: dict) -> None:
 
 def destroy_process_group() -> None:
     """End the distributed run (torchrun / ``tools/dist_*.sh``) cleanly, if one was started:
-    ``torch.distributed.destroy_process_group``; nothing for a single process."""
+    a barrier, then ``torch.distributed.destroy_process_group``; nothing for a single process.
+
+    The barrier keeps every rank's process group alive until all ranks are done: a rank that
+    tore its group down and exited while rank 0 was still writing its results left rank 0's
+    gloo threads facing closed sockets, and rank 0 aborted ("terminate called without an
+    active exception", exit -6) after its work was done (seen once in a 2-process
+    ``tools/dist_test.sh`` run)."""
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
