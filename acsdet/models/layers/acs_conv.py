@@ -152,17 +152,26 @@ def _acs_forward(x, weight, bias, stride, padding, dilation, segs, plans):
     for seg in segs:
         call = _segment_call(x, weight, seg, plans, padding)
         plan, axis = call.plan, call.axis
-        dst = out[:, seg.out_lo:seg.out_hi]
         bias_seg = None if bias is None else bias[seg.out_lo:seg.out_hi]
-        if not plan.full:  # positions reading only padding: bias alone
-            dst.fill_(0) if bias_seg is None else dst.copy_(
-                bias_seg.view(1, -1, 1, 1, 1).expand_as(dst))
-            if plan.o_hi <= plan.o_lo:
-                continue
-            dst = dst.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+        dst = _segment_output(out, seg, bias_seg, plan, axis)
+        if dst is None:
+            continue
         dst.copy_(F.conv3d(call.x, call.weight, bias_seg, stride, call.padding, dilation,
                            seg.groups))
     return out
+
+
+def _segment_output(out, seg: _Segment, bias_seg, plan, axis):
+    """The part of ``out`` a segment's conv writes: its output channels, narrowed along its
+    flat axis to the positions that read input planes.  The positions that read only padding
+    are set to the bias alone (0 without one) first; None when no position reads input."""
+    dst = out[:, seg.out_lo:seg.out_hi]
+    if plan.full:
+        return dst
+    dst.fill_(0) if bias_seg is None else dst.copy_(bias_seg.view(1, -1, 1, 1, 1).expand_as(dst))
+    if plan.o_hi <= plan.o_lo:
+        return None
+    return dst.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
 
 
 def _folded_call(x, weight, seg: _Segment, plans, stride, padding, dilation):
@@ -184,14 +193,10 @@ def _acs_forward_folded(x, weight, bias, stride, padding, dilation, segs, plans)
                       dtype=x.dtype, device=x.device, memory_format=_out_memory_format(x))
     for seg in segs:
         axis, plan = VIEW_AXES[seg.view], plans[VIEW_AXES[seg.view]]
-        dst = out[:, seg.out_lo:seg.out_hi]
         bias_seg = None if bias is None else bias[seg.out_lo:seg.out_hi]
-        if not plan.full:  # positions reading only padding: bias alone
-            dst.fill_(0) if bias_seg is None else dst.copy_(
-                bias_seg.view(1, -1, 1, 1, 1).expand_as(dst))
-            if plan.o_hi <= plan.o_lo:
-                continue
-            dst = dst.narrow(axis, plan.o_lo, plan.o_hi - plan.o_lo)
+        dst = _segment_output(out, seg, bias_seg, plan, axis)
+        if dst is None:
+            continue
         x2, w2, s2, p2, d2, axis, plan = _folded_call(x, weight, seg, plans, stride, padding,
                                                       dilation)
         y = unfold_axis(F.conv2d(x2, w2, bias_seg, s2, p2, d2, seg.groups), b, axis)
