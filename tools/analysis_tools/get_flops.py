@@ -15,13 +15,15 @@ import json
 import os.path as osp
 import sys
 
+from acsdet.utils.cli_types import positive_int
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
-    p.add_argument('--shape', type=int, nargs='+', required=True, metavar='N',
+    p.add_argument('--shape', type=positive_int, nargs='+', required=True, metavar='N',
                    help='spatial input size, (D, H, W) or (H, W) for a 2D network')
-    p.add_argument('--in-channels', type=int, default=None)
+    p.add_argument('--in-channels', type=positive_int, default=None)
     p.add_argument('--json', default=None, help='write {"params", "flops", ...} here')
     return p.parse_args(argv)
 
@@ -31,7 +33,7 @@ def main(argv=None) -> int:
     if not osp.isfile(args.config):
         print(f'error: config {args.config} not found', file=sys.stderr)
         return 2
-    if len(args.shape) not in (2, 3) or min(args.shape) < 1:
+    if len(args.shape) not in (2, 3):
         print(f'error: --shape takes 2 or 3 sizes >= 1, got {args.shape}', file=sys.stderr)
         return 2
     from mmengine.config import Config

@@ -24,6 +24,8 @@ import os.path as osp
 import sys
 import time
 
+from acsdet.utils.cli_types import positive_int
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
@@ -35,7 +37,8 @@ def parse_args(argv=None):
     p.add_argument('--inner-upsample', default='nearest', choices=['nearest', 'model'],
                    help="upsampling of the second block's output in the feature path "
                    "(default nearest, the authors' notebook)")
-    p.add_argument('--batch', type=int, default=20, help='volumes per forward (default 20)')
+    p.add_argument('--batch', type=positive_int, default=20,
+                   help='volumes per forward (default 20)')
     p.add_argument('--seed', type=int, default=0, help='seed of the initialisation (default 0)')
     p.add_argument('--out', default=None, help='JSON result (default: print only)')
     return p.parse_args(argv)
@@ -71,9 +74,6 @@ def collect(unet, files, batch: int, inner_upsample):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.batch < 1:
-        print(f'error: --batch must be >= 1, got {args.batch}', file=sys.stderr)
-        return 2
     if not osp.isfile(args.config):
         print(f'error: config {args.config} not found', file=sys.stderr)
         return 2

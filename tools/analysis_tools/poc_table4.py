@@ -114,21 +114,27 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def ensure_data(root: str, n2d, n3d, seed: int) -> None:
-    """Write the POC data sets under ``root`` unless a ``meta.json`` says they are there."""
+def ensure_data(root: str, n2d, n3d, seed: int, orientation: str = 'uniform') -> None:
+    """Write the POC data sets under ``root`` unless a ``meta.json`` says they are there
+    with the same counts and seed (and, for 3D, the same orientation rule: a meta.json
+    written before the rule was recorded is ``'uniform'``)."""
     from acsdet.data_prep import generate_poc_shapes
     for dim, (n_train, n_test) in (('2d', n2d), ('3d', n3d)):
         meta_path = osp.join(root, f'poc_{dim}', 'meta.json')
         want = {'train': n_train, 'test': n_test}
+        rule = orientation if dim == '3d' else None
         if osp.isfile(meta_path):
             with open(meta_path) as f:
                 meta = json.load(f)
-            if meta.get('seed') == seed and all(
+            found = meta.get('orientation', 'uniform' if dim == '3d' else None)
+            if meta.get('seed') == seed and found == rule and all(
                     meta.get('counts', {}).get(k) == v for k, v in want.items()):
                 continue
-        print(f'poc_table4: writing poc_{dim} ({n_train} train / {n_test} test) to {root}',
-              flush=True)
-        generate_poc_shapes(root, seed=seed, counts={dim: want}, dims=(dim, ))
+        rule_text = f', {rule} orientation rule' if rule else ''
+        print(f'poc_table4: writing poc_{dim} ({n_train} train / {n_test} test{rule_text}) to '
+              f'{root}', flush=True)
+        generate_poc_shapes(root, seed=seed, counts={dim: want}, dims=(dim, ),
+                            orientation=orientation)
 
 
 def derived_config(row: str, args, data_root: str, pretrained: Optional[str]) -> str:
@@ -198,20 +204,26 @@ def last_metrics(run_dir: str) -> Dict[str, float]:
     return found
 
 
+#: An mmengine log line's time: ``2026/12/01 12:17:13 - mmengine - ...`` in the timestamped
+#: log file, ``12/01 12:17:13 - mmengine - ...`` on the console (a captured train.log).
+_LOG_STAMP = re.compile(r'(\d{4}/)?(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine - ')
+
+
+def log_stamp(line: str) -> Optional[datetime.datetime]:
+    """The time of an mmengine log line (either format above), else None.  The console
+    format has no year: a run across New Year's Eve is not expected."""
+    m = _LOG_STAMP.match(line)
+    if not m:
+        return None
+    return datetime.datetime.strptime((m.group(1) or '1900/') + m.group(2), '%Y/%m/%d %H:%M:%S')
+
+
 def logged_seconds(log_path: str) -> float:
-    """Seconds between the first and the last mmengine log line of a train.log, to the whole
-    second the log stamps carry (the year is not logged: a run across New Year's Eve is not
-    expected)."""
-    stamps = []
+    """Seconds between the first and the last mmengine log line of a log file, to the whole
+    second the log stamps carry."""
     with open(log_path) as f:
-        for line in f:
-            m = _LOG_STAMP.match(line)
-            if m:
-                stamps.append(datetime.datetime.strptime(m.group(1), '%m/%d %H:%M:%S'))
+        stamps = [t for t in map(log_stamp, f) if t is not None]
     return (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else float('nan')
-
-
-_LOG_STAMP = re.compile(r'(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine - ')
 
 
 def finished_run(run_dir: str, config: str, config_text: str, checkpoint: str) -> bool:

@@ -42,9 +42,11 @@ import time
 from typing import Dict, List, Optional
 
 from acsdet.utils.atomic_write import write_text_atomic
+from acsdet.utils.cli_types import positive_float, positive_int
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from poc_table4 import fp32_size_mb  # noqa: E402  (the sibling script: the same size rule)
+# the sibling script's helpers: the same size rule, row folders, data check and log stamps
+from poc_table4 import ensure_data, fp32_size_mb, log_stamp, row_dir_name  # noqa: E402,F401
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -75,24 +77,19 @@ FIGURES = dict(dice_authors='dice/authors/mean', dice_fg_global='dice/global/mea
                miou_per_case='dice/per_case_iou/mean')
 
 
-def row_dir_name(row: str) -> str:
-    """'ACS p.' -> 'acs_p'."""
-    return row.replace('.', '').replace(' ', '_').lower()
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='poc_table4.py --protocol authors',
                                 description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--protocol', choices=['authors'], default='authors')
     p.add_argument('--work-dir', default='work_dirs/poc_table4_authors')
-    p.add_argument('--scale', type=_positive_float, default=1.0,
+    p.add_argument('--scale', type=positive_float, default=1.0,
                    help='multiply data counts, epochs and widths (default 1: paper size)')
-    p.add_argument('--n2d', type=_positive_int, nargs=2, metavar=('TRAIN', 'TEST'))
-    p.add_argument('--n3d', type=_positive_int, nargs=2, metavar=('TRAIN', 'TEST'))
-    p.add_argument('--epochs-2d', type=_positive_int)
-    p.add_argument('--epochs-3d', type=_positive_int)
-    p.add_argument('--width-scale', type=_positive_float)
+    p.add_argument('--n2d', type=positive_int, nargs=2, metavar=('TRAIN', 'TEST'))
+    p.add_argument('--n3d', type=positive_int, nargs=2, metavar=('TRAIN', 'TEST'))
+    p.add_argument('--epochs-2d', type=positive_int)
+    p.add_argument('--epochs-3d', type=positive_int)
+    p.add_argument('--width-scale', type=positive_float)
     p.add_argument('--threads', type=int, default=0, help='OMP/MKL threads per run (0: default)')
     p.add_argument('--workers', type=int, default=0, help='dataloader workers')
     p.add_argument('--seed', type=int, default=0, help='data and training seed')
@@ -102,20 +99,6 @@ def parse_args(argv=None):
     p.add_argument('--out', default=None,
                    help='table json (default <work-dir>/poc_table4_authors.json; .md beside)')
     return p.parse_args(argv)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {text}')
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f'must be a finite number > 0, got {text}')
-    return value
 
 
 def sizes(args) -> dict:
@@ -131,24 +114,6 @@ def sizes(args) -> dict:
         widths=tuple(scaled(v, ws) for v in FULL['widths']),
         decoder_widths=tuple(scaled(v, ws) for v in FULL['decoder_widths']),
         batch_2d=FULL['batch_2d'], batch_3d=FULL['batch_3d'])
-
-
-def ensure_data(root: str, size: dict, seed: int) -> None:
-    """Write the POC data (authors' orientation rule) unless ``meta.json`` says it is there."""
-    from acsdet.data_prep import generate_poc_shapes
-    for dim, (n_train, n_test) in (('2d', size['n2d']), ('3d', size['n3d'])):
-        meta_path = osp.join(root, f'poc_{dim}', 'meta.json')
-        want = {'train': n_train, 'test': n_test}
-        if osp.isfile(meta_path):
-            with open(meta_path) as f:
-                meta = json.load(f)
-            if meta.get('seed') == seed and meta.get('counts') == want and \
-                    meta.get('orientation') in (None if dim == '2d' else 'authors', ):
-                continue
-        print(f'poc_table4: writing poc_{dim} ({n_train} train / {n_test} test, authors\' '
-              f'rule) to {root}', flush=True)
-        generate_poc_shapes(root, seed=seed, counts={dim: want}, dims=(dim, ),
-                            orientation='authors')
 
 
 def derived_config(row: str, size: dict, data_root: str, work_dir: str, args) -> str:
@@ -194,24 +159,6 @@ def val_records(run_dir: str) -> Dict[int, dict]:
                 if FIGURES['dice_authors'] in record:
                     records[int(record['step'])] = record
     return records
-
-
-_LOG_STAMP = None
-
-
-def log_stamp(line: str):
-    """The time of an mmengine log line (``2026/12/01 12:17:13 - mmengine - ...`` in the
-    timestamped log file, ``12/01 12:17:13 - mmengine - ...`` on the console), else None."""
-    import datetime
-    import re
-    global _LOG_STAMP
-    if _LOG_STAMP is None:
-        _LOG_STAMP = re.compile(r'(\d{4}/)?(\d\d/\d\d \d\d:\d\d:\d\d) - mmengine - ')
-    m = _LOG_STAMP.match(line)
-    if not m:
-        return None
-    year = m.group(1) or '1900/'  # the console format has no year: same-year runs only
-    return datetime.datetime.strptime(year + m.group(2), '%Y/%m/%d %H:%M:%S')
 
 
 def train_seconds(run_dir: str) -> float:
@@ -411,7 +358,7 @@ def main(argv=None) -> int:
     check_writable(work_dir)
     check_writable(osp.dirname(osp.abspath(out)))
     t0 = time.time()
-    ensure_data(data_root, size, args.seed)
+    ensure_data(data_root, size['n2d'], size['n3d'], args.seed, orientation='authors')
     results = {}
     for row in ROWS:
         path = osp.join(work_dir, row_dir_name(row), 'result.json')
