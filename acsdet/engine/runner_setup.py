@@ -657,7 +657,7 @@ def check_config(cfg: Config) -> None:
     * every ``*_dataloader``: ``batch_size`` an int >= 1, ``num_workers`` an int >= 0
       (when set);
     * every ``conv_type`` in ``model``: a key of :data:`acsdet.models.layers.CONV_TYPES`,
-      or ``'2d'`` in a segmentation network (a ``ConvertibleSegNetwork``);
+      or ``'2d'`` in a segmentation network (a ``ConvertibleNetwork``);
     * a DeepLesion detector (``model.backbone`` taking ``num_slices``, ``model.neck`` a
       ``DepthSqueezeNeck``): the ``num_slices`` of the backbone, the neck and every
       ``LoadDeepLesionSlices`` of the dataloaders agree (unset ones: their defaults).
@@ -683,13 +683,13 @@ def check_config(cfg: Config) -> None:
 
 
 def _check_conv_types(model: dict) -> None:
-    from acsdet.models.seg_networks import ConvertibleSegNetwork
+    from acsdet.models.converters import ConvertibleNetwork
     for path, node in _walk(model, ('model', )):
         if 'conv_type' not in node:
             continue
         value = node['conv_type']
         cls = resolve_type(node.get('type'), path)
-        seg = inspect.isclass(cls) and issubclass(cls, ConvertibleSegNetwork)
+        seg = inspect.isclass(cls) and issubclass(cls, ConvertibleNetwork)
         choices = ([NO_CONVERSION] if seg else []) + list(CONV_TYPES)
         if value in choices:
             continue

@@ -6,15 +6,14 @@ from typing import Optional
 
 import torch
 
+from acsdet.models.converters import ConvertibleNetwork
 from acsdet.registry import MODELS
-
-from .convertible_seg_network import ConvertibleSegNetwork
 
 __all__ = ['ConvertedUNet3D']
 
 
 @MODELS.register_module()
-class ConvertedUNet3D(ConvertibleSegNetwork):
+class ConvertedUNet3D(ConvertibleNetwork):
     """A 2D U-Net converted to 3D with ACS, 2.5D or 3D convolutions.
 
     Args:

@@ -24,9 +24,8 @@ import torch.nn as nn
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from acsdet.models.backbones.resnet_body import ResNetBody
+from acsdet.models.converters import ConvertibleNetwork
 from acsdet.registry import MODELS
-
-from .convertible_seg_network import ConvertibleSegNetwork
 
 __all__ = ['DeepLabV3PlusResNet3D']
 
@@ -46,7 +45,7 @@ def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> list
 
 
 @MODELS.register_module()
-class DeepLabV3PlusResNet3D(ConvertibleSegNetwork):
+class DeepLabV3PlusResNet3D(ConvertibleNetwork):
     """DeepLabv3+ with a ResNet encoder, in 2D or converted to 3D (ACS paper, LiTS).
 
     Args:
@@ -66,7 +65,7 @@ class DeepLabV3PlusResNet3D(ConvertibleSegNetwork):
             random 3x3x3 kernels. Defaults to True.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``: 2D weights
             applied by ``init_weights()`` (RGB stem summed to the input channel;
-            :class:`.ConvertibleSegNetwork`): a torchvision ResNet state dict of the same
+            :class:`.ConvertibleNetwork`): a torchvision ResNet state dict of the same
             depth (the encoder: the paper's "p."), a torchvision ``deeplabv3_resnet{50,101}``
             state dict (encoder + ASPP, its ``classifier.0``: the paper's whole-network "p.WN"
             up to the v3+ decoder; use ``output_stride=8`` for its ASPP rates), or a

@@ -16,7 +16,7 @@ Layout, from the paper and, where it is silent, the authors' code (``M3DV/ACSCon
 Every spatial operation is a module (no functional calls in ``forward``), so the same
 ``forward`` runs on (B, C, H, W) and, after :func:`acsdet.models.converters.convert_2d_to_3d`,
 on (B, C, D, H, W).  The encoder (:class:`acsdet.models.backbones.ResNetBody`), the conversion
-and the 2D weights (:class:`.ConvertibleSegNetwork`) are shared with
+and the 2D weights (:class:`.ConvertibleNetwork`) are shared with
 :mod:`.deeplabv3plus_resnet3d`.
 
 Written here because torchvision's ``FCN`` / ``resnet`` cannot give a stride-1 stem without
@@ -27,15 +27,14 @@ import torch
 import torch.nn as nn
 
 from acsdet.models.backbones.resnet_body import ResNetBody
+from acsdet.models.converters import ConvertibleNetwork
 from acsdet.registry import MODELS
-
-from .convertible_seg_network import ConvertibleSegNetwork
 
 __all__ = ['FCNResNet3D']
 
 
 @MODELS.register_module()
-class FCNResNet3D(ConvertibleSegNetwork):
+class FCNResNet3D(ConvertibleNetwork):
     """ResNet FCN of the ACS paper's LIDC experiment, in 2D or converted to 3D.
 
     Args:
@@ -49,7 +48,7 @@ class FCNResNet3D(ConvertibleSegNetwork):
         i3d_inflate (bool): With ``conv_type='3d'``, I3D-inflate the 2D kernels (the paper's
             "3D p. I3D"); False keeps random 3x3x3 kernels. Defaults to True.
         init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)``: 2D weights
-            applied by ``init_weights()`` (the paper's "p."; :class:`.ConvertibleSegNetwork`):
+            applied by ``init_weights()`` (the paper's "p."; :class:`.ConvertibleNetwork`):
             a torchvision ResNet state dict of the same depth (the encoder; the decoder
             starts random as in the paper), or a checkpoint of this network in 2D (keys
             ``backbone.*``, ``fuse1.*``, ...: the whole network). Defaults to None ("r.").

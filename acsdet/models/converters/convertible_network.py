@@ -1,5 +1,6 @@
-"""The base of the segmentation networks that are built in 2D and converted as a whole to ACS /
-2.5D / 3D (:class:`ConvertedUNet3D`, :class:`FCNResNet3D`, :class:`DeepLabV3PlusResNet3D`).
+"""The base of the networks that are built in 2D and converted as a whole to ACS / 2.5D / 3D:
+the segmentation networks (:class:`ConvertedUNet3D`, :class:`FCNResNet3D`,
+:class:`DeepLabV3PlusResNet3D`) and the classification ones (:mod:`acsdet.models.cls_networks`).
 
 It owns what they share: the ``conv_type`` check (one table: :mod:`acsdet.models.layers.
 conv_types`), the conversion (:func:`acsdet.models.converters.convert_2d_to_3d`), the input
@@ -13,13 +14,14 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmengine.model import BaseModule
 
-from acsdet.models.converters import convert_2d_to_3d, load_2d_weights, split_pretrained_init_cfg
+from .convert_2d_to_3d import convert_2d_to_3d
+from .weight_transfer import load_2d_weights, split_pretrained_init_cfg
 from acsdet.models.layers import NO_CONVERSION, check_conv_type
 
-__all__ = ['ConvertibleSegNetwork']
+__all__ = ['ConvertibleNetwork']
 
 
-class ConvertibleSegNetwork(BaseModule):
+class ConvertibleNetwork(BaseModule):
     """A network built with 2D layers, then converted to 3D (or kept 2D with ``'2d'``).
 
     Subclasses build their 2D layers in ``__init__`` after calling this ``__init__``, then
