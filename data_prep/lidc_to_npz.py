@@ -28,7 +28,12 @@ the scan: -1024 HU), label = the readers' masks interpolated and thresholded.
 Output: ``OUT/nodules/<patient>_nNN.npz`` (keys image, label, spacing, centre_vox,
 num_readers, malignancy, patient_id, series_uid) and ``OUT/lidc_nodules.json`` with
 "training" / "validation" lists split 4:1 by patient (the paper splits 4:1 at random;
-grouping by patient keeps one patient's nodules on one side), seeded by ``--seed``.
+grouping by patient keeps one patient's nodules on one side), seeded by ``--seed``.  Each
+entry also holds the nodule's malignancy as the paper defines it (section IV-B): the
+readers' ratings (``malignancy_ratings``, one per reader, 0 = not rated), their mode
+(``malignancy_mode``; ties: the lower) and ``malignancy_label`` 0 (mode 1-2), 1 (4-5) or null
+(3: left out by the classification dataset; ``acsdet/data_prep/malignancy.py``), so the
+segmentation and the classification configs read one file.
 Re-runs rewrite the same files.  A run is all-or-nothing: its files replace the old ones only
 when every series has been converted, so a run that fails on a later series leaves OUT as it
 was; OUT gets a write probe before any work.  The labels are drawn on the CT's own slices
@@ -44,6 +49,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from acsdet.data_prep.malignancy import malignancy_label, malignancy_mode
 from acsdet.data_prep.volume_prep import (add_split_args, atomic_savez, check_writable, progress,
                                           run_converter, seeded_split, write_split_json)
 
@@ -314,6 +320,7 @@ def convert(args) -> dict:
         raise FileNotFoundError(f'{root}: no LIDC XML file names one of the '
                                 f'{len(series)} DICOM series found')
     entries, patient_of, counters = {}, {}, defaultdict(int)
+    malignancy_counts = {'0': 0, '1': 0, 'null': 0}
     for sid in progress(sorted(by_series), 'LIDC series', args.quiet):
         folder = series[sid]
         scan = read_series(folder, sid)
@@ -337,7 +344,12 @@ def convert(args) -> dict:
             counters[patient] += 1
             atomic_savez(osp.join(out_dir, 'nodules', name + '.npz'), patient_id=patient,
                          series_uid=sid, **crop)
-            entries[name] = dict(image=f'nodules/{name}.npz')
+            ratings = [int(r) for r in crop['malignancy']]
+            label = malignancy_label(ratings)
+            entries[name] = dict(image=f'nodules/{name}.npz', malignancy_ratings=ratings,
+                                 malignancy_mode=malignancy_mode(ratings),
+                                 malignancy_label=label)
+            malignancy_counts['null' if label is None else str(label)] += 1
             patient_of[name] = patient
     if not entries:
         raise ValueError(f'{root}: the XML files mark no nodule >= 3 mm')
@@ -348,7 +360,9 @@ def convert(args) -> dict:
                 spacing=args.spacing, label_rule=args.label_rule, agreement=args.agreement,
                 cluster_tol=args.cluster_tol, val_ratio=args.val_ratio, seed=args.seed,
                 patients=dict(training=sorted(train_p), validation=sorted(val_p)),
-                skipped_xml=skipped)
+                skipped_xml=skipped, malignancy_labels=malignancy_counts,
+                malignancy_rule='mode of the readers\' ratings (ties: the lower); 3 -> null '
+                '(left out), 1-2 -> 0, 4-5 -> 1')
     out = osp.join(out_dir, 'lidc_nodules.json')
     write_split_json(out, entries, [n for n in names if patient_of[n] not in val_p],
                      [n for n in names if patient_of[n] in val_p], meta)

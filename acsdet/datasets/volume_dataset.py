@@ -12,7 +12,27 @@ from mmengine.dataset import BaseDataset
 from acsdet.fileio import FILE_SUFFIXES
 from acsdet.registry import DATASETS
 
-__all__ = ['VolumeDataset']
+__all__ = ['VolumeDataset', 'read_split_entries']
+
+
+def read_split_entries(ann_file: str, split_key: str, entry_keys: str) -> list:
+    """The entry list of a dataset json: the file's list, or the one under ``split_key`` of
+    its dict (``{"training": [...], "validation": [...], "meta": ...}`` as the converters
+    write, or an MSD ``dataset.json``).
+
+    Raises:
+        KeyError / ValueError: one line naming the file: no ``split_key``, or not a list of
+            ``entry_keys`` entries.
+    """
+    with open(ann_file) as f:
+        content = json.load(f)
+    if isinstance(content, dict):
+        if split_key not in content:
+            raise KeyError(f'{ann_file}: no key {split_key!r} (has {sorted(content)})')
+        content = content[split_key]
+    if not isinstance(content, list):
+        raise ValueError(f'{ann_file}: expected a list of {entry_keys} entries')
+    return content
 
 
 @DATASETS.register_module()
@@ -80,16 +100,7 @@ class VolumeDataset(BaseDataset):
                 for n in names]
 
     def _load_json(self) -> List[dict]:
-        with open(self.ann_file) as f:
-            content = json.load(f)
-        if isinstance(content, dict):
-            if self.split_key not in content:
-                raise KeyError(f'{self.ann_file}: no key {self.split_key!r} (has '
-                               f'{sorted(content)})')
-            content = content[self.split_key]
-        if not isinstance(content, list):
-            raise ValueError(f'{self.ann_file}: expected a list of {{"image", "label"}} '
-                             f'entries')
+        content = read_split_entries(self.ann_file, self.split_key, '{"image", "label"}')
         root = self.data_root or osp.dirname(self.ann_file)
         data_list = []
         for i, entry in enumerate(content):

@@ -1,4 +1,7 @@
 from .backbones import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
+from .cls_heads import *  # noqa: F401,F403
+from .cls_networks import *  # noqa: F401,F403
 from .converters import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .inferers import *  # noqa: F401,F403

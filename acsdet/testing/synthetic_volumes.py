@@ -221,18 +221,25 @@ def _mask_rois(mask: np.ndarray, slices: List[Tuple[float, str]]) -> list:
     return rois
 
 
+#: Per-patient malignancy ratings of the two readers of :func:`make_lidc_like` (cycled).
+LIDC_LIKE_RATINGS = ((2, 4), (4, 5), (3, 3), (1, 2))
+
+
 def make_lidc_like(root: str, num_patients: int = 2, shape: Tuple[int, int, int] = (16, 40, 40),
                    spacing: Tuple[float, float, float] = (1.25, 0.7, 0.7),
                    seed: int = 0) -> Dict[str, dict]:
     """LIDC-IDRI (TCIA layout): ``root/LIDC-IDRI-000N/<study uid>/<series uid>/`` holding one
     DICOM file per axial CT slice (int16 HU, z ascending from z0 = -50 mm + N) and the
     readers' ``069.xml``.  Each patient has one nodule marked by 2 readers (reader 0 a ball
-    of in-plane radius 4 voxels, reader 1 of radius 5; malignancy 2 and 4), plus a
-    "nodule < 3 mm" (a single edge-map point, which converters skip) and a non-nodule.
+    of in-plane radius 4 voxels, reader 1 of radius 5), plus a "nodule < 3 mm" (a single
+    edge-map point, which converters skip) and a non-nodule.  The readers' malignancy
+    ratings cycle over the patients through :data:`LIDC_LIKE_RATINGS`: (2, 4) (a tie: mode 2,
+    benign), (4, 5) (mode 4, malignant), (3, 3) (mode 3: left out), (1, 2) (benign), ...
 
     Returns:
         dict: patient id -> ``dict(hu=(D, H, W) int16, spacing=(D, H, W), z=[z of slice k],
-        series_uid, reader_masks=[(D, H, W) bool, (D, H, W) bool], centre=(d, h, w))``.
+        series_uid, reader_masks=[(D, H, W) bool, (D, H, W) bool], centre=(d, h, w),
+        ratings=[reader 0, reader 1])``.
     """
     rng = np.random.default_rng(seed)
     patients = {}
@@ -253,10 +260,12 @@ def make_lidc_like(root: str, num_patients: int = 2, shape: Tuple[int, int, int]
                                      z0=-50.0 + n)
         small = dict(id='small1', malignancy=None,
                      rois=[(slices[1][0], slices[1][1], [(2, 2)], True)])
-        sessions = [[dict(id=f'r{r}n1', malignancy=(2, 4)[r], rois=_mask_rois(m, slices))]
+        ratings = LIDC_LIKE_RATINGS[(n - 1) % len(LIDC_LIKE_RATINGS)]
+        sessions = [[dict(id=f'r{r}n1', malignancy=ratings[r], rois=_mask_rois(m, slices))]
                     + ([small] if r == 0 else []) for r, m in enumerate(masks)]
         with open(osp.join(folder, '069.xml'), 'w') as f:
             f.write(_reader_xml(series_uid, study_uid, sessions))
         patients[pid] = dict(hu=hu, spacing=tuple(spacing), z=[s[0] for s in slices],
-                             series_uid=series_uid, reader_masks=masks, centre=centre)
+                             series_uid=series_uid, reader_masks=masks, centre=centre,
+                             ratings=list(ratings))
     return patients

@@ -404,6 +404,10 @@ def _volume_scripts(tmp_path, out):
         ('data_prep/brats18_to_json.py', [brats, out, '--quiet'], 1),
         ('data_prep/lidc_to_npz.py', [lidc, out, '--quiet'], 1),
         ('data_prep/make_poc_shapes.py', [out, '--num', '2', '--quiet'], 2),
+        ('data_prep/make_gsp_bench.py', [out, '--num-train', '2', '--num-test', '1',
+                                         '--quiet'], 2),
+        ('data_prep/make_synthetic_nodules.py', [out, '--num', '2', '--size', '8', '--quiet'],
+         2),
         ('data_prep/make_demo_deeplesion.py', [out, '--num-series', '2', '--image-size', '64'],
          2),
     ]

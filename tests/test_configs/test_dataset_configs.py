@@ -157,3 +157,33 @@ def test_gsp_config_siblings(repo_root):
         cfg = load_config(osp.join(gsp, name + '.py'))
         assert cfg.model.network.kernel_size == kernel
         assert cfg.model.network.gs_position is None
+
+
+BENCH_CONFIGS = [f'{net}_{name}' for name in ('organ', 'lesion')
+                 for net in ('unet3d', 'pointwise_unet', 'gsp_unet')]
+
+
+@pytest.fixture(scope='module')
+def bench_data(tmp_path_factory):
+    from acsdet.data_prep import generate_gsp_bench
+    root = tmp_path_factory.mktemp('gsp_bench')
+    generate_gsp_bench(str(root), counts={'train': 2, 'test': 1})
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', BENCH_CONFIGS)
+def test_gsp_bench_config_trains_and_validates(name, bench_data, repo_root, tmp_path):
+    """The CPU benchmark's configs, unshrunk (the whole 16 x 48 x 48 grid and widths), one
+    iteration and a validation with HD95 / ASSD in mm."""
+    register_all_modules()
+    torch.manual_seed(0)
+    cfg = load_config(osp.join(repo_root, 'configs', 'gsp', 'bench', name + '.py'))
+    assert cfg.model.network.kernel_size == (3 if name.startswith('unet3d') else 1)
+    assert (cfg.model.network.gs_position == 'CSC') == name.startswith('gsp')
+    kind = name.rsplit('_', 1)[1]
+    _shrink_crops(cfg, None)
+    scalars = _run_one_iter(cfg, str(bench_data / f'gsp_{kind}') + '/', tmp_path)
+    assert np.isfinite(scalars['train/loss'].current())
+    assert 0.0 <= scalars['val/dice/per_case/mean'].current() <= 1.0
+    assert scalars['val/surface/hd95/mean'].current() >= 0.0

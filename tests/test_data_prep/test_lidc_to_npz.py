@@ -61,7 +61,7 @@ def test_native_crop_equals_scan_and_reader_masks(lidc, cli, tmp_path, rule, agr
         np.testing.assert_array_equal(data['label'],
                                       crop(expected(patient['reader_masks']), False))
         assert int(data['num_readers']) == 2
-        assert data['malignancy'].tolist() == [2, 4]
+        assert data['malignancy'].tolist() == patient['ratings']
         np.testing.assert_allclose(data['spacing'], patient['spacing'], rtol=1e-6)
         assert str(data['patient_id']) == pid
     # one nodule per patient: the single-point "< 3 mm" nodule and the nonNodule are skipped
@@ -147,3 +147,21 @@ def test_help(cli, capsys):
         cli.main(['--help'])
     assert exc.value.code == 0
     assert '--label-rule' in capsys.readouterr().out
+
+
+def test_malignancy_labels_in_the_split_json(tmp_path, cli):
+    """The paper's label: mode of the readers' ratings (ties: the lower), 3 left out."""
+    root = str(tmp_path / 'raw')
+    patients = make_lidc_like(root, num_patients=4, shape=(12, 32, 32))
+    out = str(tmp_path / 'out')
+    assert cli.main([root, out, '--size', '16', '--quiet']) == 0
+    content = json.loads(open(osp.join(out, 'lidc_nodules.json')).read())
+    entries = {osp.basename(e['image'])[:-8]: e
+               for e in content['training'] + content['validation']}
+    expected = {(2, 4): (2, 0), (4, 5): (4, 1), (3, 3): (3, None), (1, 2): (1, 0)}
+    for pid, patient in patients.items():
+        e = entries[pid]
+        assert e['malignancy_ratings'] == patient['ratings']
+        assert (e['malignancy_mode'], e['malignancy_label']) == \
+            expected[tuple(patient['ratings'])]
+    assert content['meta']['malignancy_labels'] == {'0': 2, '1': 1, 'null': 1}

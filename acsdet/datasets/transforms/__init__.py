@@ -6,7 +6,8 @@ from .random_shift_scale_rotate import RandomShiftScaleRotate, pixel_to_index_af
 from .slice_interpolation import SliceBlendPlan, blend_slices, slice_blend_plan
 from .volume_rotation import RandomRotateVolume, rotate_volume
 from .volume_scaling import RandomScaleVolume
-from .volume_transforms import (ClipNormalizeVolume, LoadVolumeFromFile, PackVolumeInputs,
+from .volume_transforms import (CenterCropVolume, ClipNormalizeVolume, LoadVolumeFromFile,
+                                PackVolumeInputs,
                                 RandomCropVolume, RandomFlipVolume, RandomRot90Volume,
                                 ResampleVolume)
 
@@ -16,5 +17,5 @@ __all__ = [
     'SliceBlendPlan', 'slice_blend_plan', 'blend_slices', 'LoadVolumeFromFile',
     'ClipNormalizeVolume', 'RandomCropVolume', 'RandomFlipVolume', 'RandomRot90Volume',
     'ResampleVolume', 'PackVolumeInputs', 'RandomRotateVolume', 'rotate_volume',
-    'NormalizeNonzeroVolume', 'RandomScaleVolume'
+    'NormalizeNonzeroVolume', 'RandomScaleVolume', 'CenterCropVolume'
 ]

@@ -189,6 +189,61 @@ class RandomCropVolume(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class CenterCropVolume(BaseTransform):
+    """Crop a fixed-size window at the volume's centre, moved by up to ``max_shift`` voxels
+    per axis (uniform integers; 0: the exact centre) and zero-padded where it leaves the
+    volume: the ACS authors' LIDC classification crop (48^3, shift +-5 in training, none at
+    test time).
+
+    Args:
+        crop_size (int | tuple[int, int, int]): (d, h, w).
+        max_shift (int | tuple[int, int, int]): Largest shift of the centre per axis.
+            Defaults to 0.
+        pad_value (float): Image padding. Defaults to 0.
+        seg_pad_value (int): Label padding. Defaults to 0.
+    """
+
+    def __init__(self, crop_size: Union[int, Sequence[int]],
+                 max_shift: Union[int, Sequence[int]] = 0, pad_value: float = 0.0,
+                 seg_pad_value: int = 0) -> None:
+        self.crop_size = (int(crop_size), ) * 3 if isinstance(crop_size, int) else \
+            tuple(int(c) for c in crop_size)
+        self.max_shift = (int(max_shift), ) * 3 if isinstance(max_shift, int) else \
+            tuple(int(c) for c in max_shift)
+        if len(self.crop_size) != 3 or min(self.crop_size) < 1 or len(self.max_shift) != 3 \
+                or min(self.max_shift) < 0:
+            raise ValueError(f'CenterCropVolume: crop_size must be a positive int or 3 ints and '
+                             f'max_shift a non-negative int or 3 ints, got {crop_size}, '
+                             f'{max_shift}')
+        self.pad_value, self.seg_pad_value = pad_value, seg_pad_value
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        shape = img.shape[1:]
+        shift = [np.random.randint(-m, m + 1) if m else 0 for m in self.max_shift]
+        start = [(s - k) // 2 + t for s, k, t in zip(shape, self.crop_size, shift)]
+        # pad wherever the window leaves the volume, then cut
+        before = [max(0, -b) for b in start]
+        after = [max(0, b + k - s) for b, k, s in zip(start, self.crop_size, shape)]
+        pad = list(zip(before, after))
+        start = [b + p for b, p in zip(start, before)]
+        region = tuple(slice(b, b + k) for b, k in zip(start, self.crop_size))
+        if any(before) or any(after):
+            img = np.pad(img, [(0, 0)] + pad, constant_values=self.pad_value)
+        results['img'] = np.ascontiguousarray(img[(slice(None), ) + region])
+        if 'gt_seg_map' in results:
+            seg = results['gt_seg_map']
+            if any(before) or any(after):
+                seg = np.pad(seg, pad, constant_values=self.seg_pad_value)
+            results['gt_seg_map'] = np.ascontiguousarray(seg[region])
+        results['img_shape'] = self.crop_size
+        origin = [b - p for b, p in zip(start, before)]
+        results['crop_bbox'] = (tuple(origin), tuple(o + k for o, k in zip(origin,
+                                                                           self.crop_size)))
+        return results
+
+
+@TRANSFORMS.register_module()
 class RandomFlipVolume(BaseTransform):
     """Flip each of the given spatial axes independently with probability ``prob``.
 
@@ -310,9 +365,10 @@ class PackVolumeInputs(BaseTransform):
     """Pack to ``dict(inputs=Tensor (C, D, H, W) float32, data_samples=BaseDataElement)``.
 
     The data sample holds ``gt_sem_seg`` (``BaseDataElement`` with ``data`` int64 (D, H, W))
-    when labels were loaded, and the metainfo keys present in the results, the format of
-    :class:`acsdet.models.segmentors.VolumeSegmentor` and
-    :class:`acsdet.evaluation.metrics.DiceMetric`.
+    when labels were loaded, ``gt_label`` (int64 tensor (1, )) when the data info has one
+    (:class:`acsdet.datasets.VolumeClsDataset`), and the metainfo keys present in the
+    results, the format of :class:`acsdet.models.segmentors.VolumeSegmentor` /
+    :class:`acsdet.models.classifiers.VolumeClassifier` and of their metrics.
 
     Args:
         meta_keys (Sequence[str]): Defaults to ('img_path', 'seg_path', 'case_id',
@@ -329,5 +385,7 @@ class PackVolumeInputs(BaseTransform):
         if 'gt_seg_map' in results:
             sample.gt_sem_seg = BaseDataElement(data=torch.from_numpy(
                 np.ascontiguousarray(results['gt_seg_map'])).long())
+        if results.get('gt_label') is not None:
+            sample.gt_label = torch.tensor([int(results['gt_label'])], dtype=torch.long)
         inputs = torch.from_numpy(np.ascontiguousarray(results['img'])).float()
         return dict(inputs=inputs, data_samples=sample)

@@ -14,6 +14,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from acsdet.models.inferers import BLEND_MODES, sliding_window_inference
+from acsdet.models.utils.batch_inputs import stack_inputs
 from acsdet.registry import MODELS
 
 __all__ = ['VolumeSegmentor']
@@ -100,19 +101,6 @@ class VolumeSegmentor(BaseModel):
             raise ValueError('VolumeSegmentor: at least one loss is needed')
         self.losses = torch.nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
 
-    @staticmethod
-    def _stack(inputs) -> torch.Tensor:
-        if isinstance(inputs, (list, tuple)):
-            shapes = {tuple(x.shape) for x in inputs}
-            if len(shapes) != 1:
-                raise ValueError(f'VolumeSegmentor: inputs of one batch must share a shape, '
-                                 f'got {sorted(shapes)}')
-            inputs = torch.stack(list(inputs))
-        if inputs.dim() not in (4, 5):
-            raise ValueError(f'VolumeSegmentor: inputs must be (B, C, D, H, W) or '
-                             f'(B, C, H, W), got shape {tuple(inputs.shape)}')
-        return inputs.float()
-
     def forward(self,
                 inputs: Union[torch.Tensor, List[torch.Tensor]],
                 data_samples: Optional[List[BaseDataElement]] = None,
@@ -120,7 +108,7 @@ class VolumeSegmentor(BaseModel):
         """Run in ``'tensor'`` (logits (B, K, D, H, W), or (B, K, H, W) for 2D inputs),
         ``'loss'`` (dict of losses) or ``'predict'`` (list of data samples with
         ``pred_sem_seg``) mode."""
-        inputs = self._stack(inputs)
+        inputs = stack_inputs(inputs, 'VolumeSegmentor')
         if mode == 'predict' and self.test_mode == 'slide':
             return self.predict(
                 sliding_window_inference(inputs, self.network, **self.test_cfg), data_samples)

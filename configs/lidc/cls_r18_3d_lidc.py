@@ -1,0 +1,4 @@
+# Table V / A1 sibling of cls_r18_acs_lidc.py: ResNet-18 converted to 3d ("r.").
+_base_ = ['./cls_r18_acs_lidc.py']
+
+model = dict(network=dict(conv_type='3d'))

@@ -1,0 +1,4 @@
+# Table A4 sibling of cls_vgg16_acs_lidc.py: converted to 3d ("r.").
+_base_ = ['./cls_vgg16_acs_lidc.py']
+
+model = dict(network=dict(conv_type='3d'))
