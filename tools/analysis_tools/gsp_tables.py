@@ -214,6 +214,8 @@ def run_result(name: str, run: str, run_dir: str, config: str, args) -> dict:
         dice_per_class={c: 100 * metrics[f'dice/per_case/class_{i + 1}']
                         for i, c in enumerate(classes)},
         hd95_mm=metrics['surface/hd95/mean'], assd_mm=metrics['surface/assd/mean'],
+        hd95_mm_per_class={c: metrics[f'surface/hd95/class_{i + 1}']
+                           for i, c in enumerate(classes)},
         steps=args.epochs * math.ceil(args.num_train / BATCH), epochs=args.epochs,
         wall_s=train_seconds(run_dir), device=device_text(args.threads), config=config)
     result.update(network_counts(config))
@@ -292,20 +294,24 @@ def table_markdown(results: Dict[str, Dict[str, dict]], check_list: List[dict],
         paper_name = 'PROMISE12' if name == 'organ' else 'BraTS18'
         lines += [f'### {name} set', '',
                   '| run | GS position | groups | C_s/C | mDice % | ' +
-                  ' | '.join(f'Dice {c} %' for c in classes) +
-                  f' | HD95 mm | ASSD mm | params | conv params | MFLOPs | wall s | '
+                  ' | '.join(f'Dice {c} %' for c in classes) + ' | HD95 mm | ' +
+                  ''.join(f'HD95 {c} mm | ' for c in classes if len(classes) > 1) +
+                  f'ASSD mm | params | conv params | MFLOPs | wall s | '
                   f'paper ({paper_name}) mDice % |',
-                  '| --- ' * (12 + len(classes)) + '|']
+                  '| --- ' * (12 + len(classes) + (len(classes) if len(classes) > 1 else 0))
+                  + '|']
         for run in RUNS:
             if run not in results[name]:
                 continue
             r = results[name][run]
+            per_class_hd = ''.join(f'{r["hd95_mm_per_class"][c]:.2f} | ' for c in classes
+                                   if len(classes) > 1)
             lines.append(
                 f'| {run} | {r["insert_position"] or "-"} | '
                 f'{r["spatial_groups_name"] or "-"} | {_f(r["shift_ratio"], "g")} | '
-                f'{r["mdice"]:.1f} | ' +
-                ' | '.join(f'{r["dice_per_class"][c]:.1f}' for c in classes) +
-                f' | {r["hd95_mm"]:.2f} | {r["assd_mm"]:.2f} | {r["params"]:,} | '
+                f'{r["mdice"]:.2f} | ' +
+                ' | '.join(f'{r["dice_per_class"][c]:.2f}' for c in classes) +
+                f' | {r["hd95_mm"]:.2f} | {per_class_hd}{r["assd_mm"]:.2f} | {r["params"]:,} | '
                 f'{r["conv_params"]:,} | {r["flops"] / 1e6:.0f} | {r["wall_s"]:.0f} | '
                 f'{_f(PAPER[name].get(run))} |')
         lines.append('')
