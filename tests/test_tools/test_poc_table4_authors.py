@@ -176,4 +176,11 @@ def test_train_seconds_reads_both_log_stamp_formats(authors, tmp_path):
         (run / stamp).mkdir(parents=True)
         (run / stamp / f'{stamp}.log').write_text('\n'.join(lines) + '\n')
     assert authors.train_seconds(str(run)) == 630 + 20  # the gap between runs not counted
+    # a run paused for 2 h (SIGSTOP) between two lines: the pause is not training
+    stamp = '20261201_150000'
+    (run / stamp).mkdir()
+    (run / stamp / f'{stamp}.log').write_text(
+        '2026/12/01 15:00:00 - mmengine - INFO - e\n2026/12/01 15:01:30 - mmengine - INFO - f\n'
+        '2026/12/01 17:01:30 - mmengine - INFO - g\n2026/12/01 17:02:00 - mmengine - INFO - h\n')
+    assert authors.train_seconds(str(run)) == 630 + 20 + 90 + 30
     assert authors.log_stamp('x 12/01 13:00:00 - mmengine - ') is None

@@ -161,9 +161,16 @@ def val_records(run_dir: str) -> Dict[int, dict]:
     return records
 
 
+#: A gap between two consecutive log lines of one run longer than this is a pause (the
+#: process was stopped, e.g. with SIGSTOP while another job was timed), not training.
+PAUSE_GAP_S = 1800.0
+
+
 def train_seconds(run_dir: str) -> float:
     """Seconds of training logged under ``run_dir``: per timestamped run, its first to its
-    last log line (a resumed row's gaps are not counted)."""
+    last log line (a resumed row's gaps between runs are not counted), less the gaps of more
+    than :data:`PAUSE_GAP_S` between consecutive lines (a paused process; every log interval
+    of these runs is well under a minute or two)."""
     total = 0.0
     for stamp in sorted(os.listdir(run_dir)) if osp.isdir(run_dir) else ():
         log = osp.join(run_dir, stamp, f'{stamp}.log')
@@ -171,8 +178,8 @@ def train_seconds(run_dir: str) -> float:
             continue
         with open(log) as f:
             times = [t for t in map(log_stamp, f) if t is not None]
-        if len(times) > 1:
-            total += (times[-1] - times[0]).total_seconds()
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        total += sum(g for g in gaps if g <= PAUSE_GAP_S)
     return total
 
 
