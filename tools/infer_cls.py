@@ -49,8 +49,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from acsdet.apis import (classification_classes, classify_crop, load_classifier,
-                             nodule_crop, test_crop_size)
+    from acsdet.apis import (classify_crop, dataset_class_names, inference_crop_size,
+                             load_classifier, nodule_crop)
     from acsdet.fileio import read_volume
     from acsdet.utils.atomic_write import write_text_atomic
     from acsdet.utils.cli_types import check_output_dir
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         model, cfg = load_classifier(cfg, args.checkpoint, args.device)
         volume = read_volume(args.input, check_hu=not args.no_hu_check)
         if args.centre is not None or args.centre_mm is not None:
-            size = test_crop_size(cfg) or (48, 48, 48)
+            size = inference_crop_size(cfg) or (48, 48, 48)
             centre = args.centre
             if centre is None:  # (x, y, z) continuous index -> (d, h, w)
                 centre = volume.physical_to_index(args.centre_mm)[::-1]
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
-    names = classification_classes(cfg, len(probs))
+    names = dataset_class_names(cfg, len(probs))
     order = sorted(range(len(probs)), key=lambda k: -probs[k])
     top = order[0]
     positive = len(probs) - 1

@@ -54,8 +54,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.config import Config
 
-    from acsdet.apis import (label_statistics, load_segmentor, save_label_map, segment_volume,
-                             segmentation_classes)
+    from acsdet.apis import (dataset_class_names, label_statistics, load_segmentor,
+                             save_label_map, segment_volume)
     from acsdet.fileio import read_volume
     from acsdet.utils.atomic_write import write_text_atomic
     from acsdet.utils.cli_types import check_output_dir
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         return 2
     seg_path = osp.join(args.out_dir, f'{name}_seg.nii.gz')
     save_label_map(labels, volume, seg_path)
-    classes = segmentation_classes(cfg, max(int(labels.max()) + 1, _num_classes(cfg)))
+    classes = dataset_class_names(cfg, max(int(labels.max()) + 1, _num_classes(cfg)))
     stats = label_statistics(labels, volume.spacing, classes)
     summary = dict(input=osp.abspath(args.input), input_type=volume.input_type,
                    shape_zyx=list(volume.hu.shape), spacing_xyz_mm=list(volume.spacing),

@@ -2,7 +2,7 @@
 :func:`acsdet.apis.load_detector` and :func:`acsdet.apis.load_segmentor`."""
 import copy
 import os.path as osp
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -16,7 +16,8 @@ __all__ = ['model_from_config']
 
 def model_from_config(config, checkpoint: Optional[str], device: str = 'cpu',
                       prepare: Optional[Callable[[Config], None]] = None,
-                      strict: bool = False):
+                      strict: bool = False,
+                      model_type: Optional[Tuple[str, str, str]] = None):
     """Register acsdet's modules, read the config, build ``cfg.model``, load the checkpoint
     (weights-only, see :mod:`acsdet.utils.safe_checkpoint`) and put the model in eval mode.
 
@@ -35,11 +36,15 @@ def model_from_config(config, checkpoint: Optional[str], device: str = 'cpu',
         prepare (callable, optional): Edits or checks the config copy before the build.
         strict (bool): Also refuse tensors of the file that the model does not have (missing
             model tensors are always refused). Default: False.
+        model_type (tuple[str, str, str], optional): ``(type, task, hint)``: refuse a config
+            whose ``model.type`` is not ``type``, before the build (``config: model.type is
+            'X'; <task> inference needs a '<type>' (<hint>)``). Default: None (any model).
 
     Returns:
         tuple: (model in eval mode with ``model.cfg`` set, Config).
 
     Raises:
+        ValueError: ``model.type`` is not ``model_type``'s.
         FileNotFoundError: No checkpoint file (``checkpoint not found: FILE``).
         acsdet.utils.safe_checkpoint.CheckpointFormatError: Not a readable checkpoint: a
             directory, an empty, truncated or text file, a pickle that is not a dict of
@@ -54,6 +59,10 @@ def model_from_config(config, checkpoint: Optional[str], device: str = 'cpu',
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     init_default_scope(cfg.get('default_scope', 'acsdet'))
+    if model_type is not None and cfg.model.get('type') != model_type[0]:
+        wanted, task, hint = model_type
+        raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; {task} inference '
+                         f'needs a {wanted!r} ({hint})')
     if prepare is not None:
         prepare(cfg)
     model = MODELS.build(cfg.model)

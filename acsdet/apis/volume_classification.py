@@ -8,7 +8,7 @@ converter's crops (:mod:`data_prep.lidc_to_npz`: axes (D, H, W) = (z, y, x)); th
 through the config's test pipeline minus its ``Load*`` step (intensity window, centre crop),
 exactly as in testing, and through ``model.test_step``.
 """
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,10 +18,9 @@ from scipy.ndimage import map_coordinates
 from acsdet.fileio.volume_io import CTVolume, check_geometry
 
 from .model_from_config import model_from_config
-from .volume_segmentation import _test_pipeline
+from .inference_pipeline import pipeline_without_load
 
-__all__ = ['load_classifier', 'nodule_crop', 'classify_crop', 'classification_classes',
-           'test_crop_size']
+__all__ = ['load_classifier', 'nodule_crop', 'classify_crop', 'inference_crop_size']
 
 AIR_HU = -1024.0
 
@@ -36,23 +35,12 @@ def load_classifier(config, checkpoint: Optional[str], device: str = 'cpu'):
         ValueError: Not a classifier config, or a checkpoint of another model.
         FileNotFoundError: No checkpoint file.
     """
-    def prepare(cfg: Config) -> None:
-        if cfg.model.get('type') != 'VolumeClassifier':
-            raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; classification '
-                             "inference needs a 'VolumeClassifier' (tools/infer_seg.py segments, "
-                             'tools/infer.py detects)')
-
-    return model_from_config(config, checkpoint, device, prepare, strict=True)
+    return model_from_config(config, checkpoint, device, strict=True,
+                             model_type=('VolumeClassifier', 'classification',
+                                         'tools/infer_seg.py segments, tools/infer.py detects'))
 
 
-def classification_classes(cfg: Config, num_classes: int) -> List[str]:
-    """Class names from the test dataset's ``metainfo`` (``class_<k>`` where none)."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    names = list(dataset.get('metainfo', {}).get('classes', ()))
-    return [names[k] if k < len(names) else f'class_{k}' for k in range(num_classes)]
-
-
-def test_crop_size(cfg: Config) -> Optional[Sequence[int]]:
+def inference_crop_size(cfg: Config) -> Optional[Sequence[int]]:
     """The ``crop_size`` of the test pipeline's ``CenterCropVolume`` (None without one)."""
     for step in cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', ()):
         if step['type'] == 'CenterCropVolume':
@@ -108,6 +96,6 @@ def classify_crop(model, cfg: Config, hu: np.ndarray,
     shape = tuple(hu.shape)
     results = dict(img=hu[None], ori_shape=shape, img_shape=shape,
                    spacing=None if spacing_dhw is None else tuple(spacing_dhw))
-    data = _test_pipeline(cfg)(results)
+    data = pipeline_without_load(cfg)(results)
     sample = model.test_step(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]))
     return sample[0].pred_score.float().cpu().numpy()

@@ -17,21 +17,19 @@ exactly (axes only).  In-plane anisotropic spacing is handled by the config's te
 (``ResampleVolume`` to its target spacing) or, without one, segmented as stored; the statistics
 use the true spacing either way.
 """
-import copy
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose
 
 from acsdet.fileio.volume_io import CTVolume, check_geometry, orient_axial, orient_back
 
 from .model_from_config import model_from_config
+from .inference_pipeline import pipeline_without_load
 
-__all__ = ['load_segmentor', 'segment_volume', 'label_statistics', 'save_label_map',
-           'segmentation_classes']
+__all__ = ['load_segmentor', 'segment_volume', 'label_statistics', 'save_label_map']
 
 
 def load_segmentor(config, checkpoint: Optional[str], device: str = 'cpu'):
@@ -54,31 +52,9 @@ def load_segmentor(config, checkpoint: Optional[str], device: str = 'cpu'):
             naming the file and the first mismatches).
         FileNotFoundError: No checkpoint file.
     """
-    def prepare(cfg: Config) -> None:
-        if cfg.model.get('type') != 'VolumeSegmentor':
-            raise ValueError(f'config: model.type is {cfg.model.get("type")!r}; segmentation '
-                             "inference needs a 'VolumeSegmentor' (use tools/infer.py for "
-                             'detectors)')
-
-    return model_from_config(config, checkpoint, device, prepare, strict=True)
-
-
-def segmentation_classes(cfg: Config, num_classes: int) -> List[str]:
-    """Class names from the test dataset's ``metainfo`` (``class_<k>`` where none)."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    names = list(dataset.get('metainfo', {}).get('classes', ()))
-    return [names[k] if k < len(names) else f'class_{k}' for k in range(num_classes)]
-
-
-def _test_pipeline(cfg: Config) -> Compose:
-    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline')
-    if not pipeline:
-        raise ValueError('config: test_dataloader.dataset.pipeline is missing')
-    steps = [copy.deepcopy(s) for s in pipeline if not s['type'].startswith('Load')]
-    if not steps or steps[-1]['type'] != 'PackVolumeInputs':
-        raise ValueError('config: the test pipeline must end with PackVolumeInputs, got '
-                         f'{[s["type"] for s in pipeline]}')
-    return Compose(steps)
+    return model_from_config(config, checkpoint, device, strict=True,
+                             model_type=('VolumeSegmentor', 'segmentation',
+                                         'use tools/infer.py for detectors'))
 
 
 @torch.no_grad()
@@ -117,7 +93,7 @@ def segment_volume(model, cfg: Config, volume: CTVolume, orient: bool = False) -
     sx, sy, sz = (abs(float(s)) for s in volume.spacing)
     results = dict(img=hu[None], img_path=volume.path, case_id=osp.basename(volume.path),
                    ori_shape=shape, img_shape=shape, spacing=(sz, sy, sx))
-    data = _test_pipeline(cfg)(results)
+    data = pipeline_without_load(cfg)(results)
     sample = model.test_step(dict(inputs=[data['inputs']], data_samples=[data['data_samples']]))
     labels = sample[0].pred_sem_seg.data
     if tuple(labels.shape) != shape:  # predicted on a resampled grid: back to the input's

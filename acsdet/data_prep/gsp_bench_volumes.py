@@ -52,6 +52,7 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from scipy.ndimage import label as connected_components
 
 from acsdet.utils.atomic_write import atomic_file_path, write_text_atomic
 from .output_guard import check_writable
@@ -208,8 +209,7 @@ def _statistics(name: str, samples) -> dict:
 
 
 def _count_components(mask: np.ndarray) -> int:
-    from scipy.ndimage import label as connected
-    return int(connected(mask)[1])
+    return int(connected_components(mask)[1])
 
 
 def generate_gsp_bench(out_dir: str,

@@ -47,9 +47,11 @@ from acsdet.utils.atomic_write import write_text_atomic
 from acsdet.utils.cli_types import positive_int
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-# the POC table scripts' log readers: last validation scalars, logged seconds, device, _run
+# the POC table scripts' helpers: last validation scalars, logged seconds, device, _run and
+# the changed-config check
 from poc_table4 import last_metrics  # noqa: E402
-from poc_table4_authors import _run, device_text, train_seconds  # noqa: E402
+from poc_table4_authors import (_run, device_text, refuse_changed_config,  # noqa: E402
+                                train_seconds)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -230,12 +232,8 @@ def run_one(name: str, run: str, args, data_root: str, work_dir: str) -> dict:
     text = derived_config(name, run, args, data_root)
     if args.force and osp.isdir(run_dir):
         shutil.rmtree(run_dir)
-    if osp.isfile(config) and osp.isdir(run_dir):
-        with open(config) as f:
-            if f.read() != text:
-                raise RuntimeError(f'gsp_tables: {name}/{run}: {run_dir} was trained from '
-                                   f'another config than {config} would now be (other '
-                                   f'epochs / data?); --force starts the run again')
+    refuse_changed_config(config, text, run_dir, f'gsp_tables: {name}/{run}',
+                          'other epochs / data?', 'run')
     os.makedirs(run_dir, exist_ok=True)
     write_text_atomic(config, text)
     env = dict(os.environ)

@@ -236,6 +236,23 @@ def row_result(row: str, run_dir: str, config: str, size: dict, args,
     return result
 
 
+def refuse_changed_config(config: str, text: str, run_dir: str, who: str, cause: str,
+                          unit: str) -> None:
+    """Refuse to continue a run whose derived config ``config`` (beside ``run_dir``) differs
+    from ``text``, the config the run would now get: resuming would mix two settings.
+
+    Raises:
+        RuntimeError: ``<who>: <run_dir> was trained from another config than <config> would
+            now be (<cause>); --force starts the <unit> again``.
+    """
+    if osp.isfile(config) and osp.isdir(run_dir):
+        with open(config) as f:
+            if f.read() != text:
+                raise RuntimeError(f'{who}: {run_dir} was trained from another config than '
+                                   f'{config} would now be ({cause}); --force starts the '
+                                   f'{unit} again')
+
+
 def best_checkpoint(run_dir: str) -> str:
     """The ``best_*.pth`` the CheckpointHook kept in ``run_dir``."""
     found = sorted(f for f in os.listdir(run_dir) if f.startswith('best_') and
@@ -252,12 +269,7 @@ def run_row(row: str, size: dict, args, data_root: str, work_dir: str) -> dict:
     text = derived_config(row, size, data_root, work_dir, args)
     if args.force and osp.isdir(run_dir):
         shutil.rmtree(run_dir)
-    if osp.isfile(config) and osp.isdir(run_dir):
-        with open(config) as f:
-            if f.read() != text:
-                raise RuntimeError(f'poc_table4: {row}: {run_dir} was trained from another '
-                                   f'config than {config} would now be (other sizes?); '
-                                   f'--force starts the row again')
+    refuse_changed_config(config, text, run_dir, f'poc_table4: {row}', 'other sizes?', 'row')
     if row in PRETRAINED_ROWS and not osp.isfile(osp.join(work_dir, 'unet2d_best.pth')):
         raise FileNotFoundError(f'poc_table4: {row} needs the 2D pretraining: '
                                 f'{osp.join(work_dir, "unet2d_best.pth")} missing (run with '

@@ -123,12 +123,11 @@ class TorchvisionClsNetwork(ConvertibleNetwork):
                  i3d_inflate: bool = True, init_cfg: Optional[dict] = None) -> None:
         super().__init__(conv_type, i3d_inflate, init_cfg=init_cfg)
         self.arch = arch
-        # the parts are this module's own children (no extra level): state-dict keys stay
-        # torchvision's ('features.0.weight'; the ResNet family's under 'features.')
-        self._parts = []
+        # the parts are this module's only children (no extra level), run in order:
+        # state-dict keys stay torchvision's ('features.0.weight'; the ResNet family's under
+        # 'features.')
         for name, part in self.build_body(arch, in_channels).named_children():
             self.add_module(name, part)
-            self._parts.append(name)
         self.out_channels = self._probe_channels(in_channels)
         self.convert()
 
@@ -145,8 +144,8 @@ class TorchvisionClsNetwork(ConvertibleNetwork):
         return int(out.shape[1])
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        for name in self._parts:
-            x = getattr(self, name)(x)
+        for part in self.children():
+            x = part(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
