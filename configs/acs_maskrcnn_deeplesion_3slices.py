@@ -6,6 +6,8 @@ train_pipeline = [dict(t, num_slices=num_slices) if t.type == 'LoadDeepLesionSli
                   for t in _base_.train_pipeline]
 test_pipeline = [dict(t, num_slices=num_slices) if t.type == 'LoadDeepLesionSlices' else t
                  for t in _base_.test_pipeline]
+tta_pipeline = [dict(t, num_slices=num_slices) if t.type == 'LoadDeepLesionSlices' else t
+                for t in _base_.tta_pipeline]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

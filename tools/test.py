@@ -2,7 +2,12 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
                          [--show-dir DIR [--show-window soft_tissue|lung|bone]
-                         [--show-score-thr 0.3]] [--cfg-options k=v ...] [--launcher pytorch]
+                         [--show-score-thr 0.3]] [--tta] [--cfg-options k=v ...]
+                         [--launcher pytorch]
+
+``--tta`` tests with test-time augmentation: the config's ``tta_pipeline`` (horizontal flip in
+the DeepLesion configs) and ``tta_model`` (``LesionDetTTAModel``: boxes and masks mapped back
+and merged by NMS); see docs/detector.md.
 
 Bad input found before the run (the config, a ``--cfg-options`` key, the checkpoint path, a
 ``--out`` that is not a .pkl in a writable folder, an unwritable work dir, a model that cannot
@@ -15,7 +20,7 @@ from acsdet.apis import register_all_modules
 from acsdet.engine.runner_setup import (TOOL_ERRORS, ConfigError, add_config_and_launcher_args,
                                         build_runner, check_out_file, check_work_dir,
                                         destroy_process_group, exit_with_error, load_config,
-                                        parse_tool_args)
+                                        parse_tool_args, use_tta)
 
 
 def parse_args(argv=None):
@@ -35,6 +40,9 @@ def parse_args(argv=None):
                         'brain); default: the visualizer\'s (soft_tissue)')
     parser.add_argument('--show-score-thr', type=float, default=None,
                         help='predictions drawn by --show/--show-dir (default: the hook\'s, 0.3)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation with the config's tta_pipeline and "
+                             'tta_model')
     add_config_and_launcher_args(parser, 'test_dataloader.batch_size=2')
     return parse_tool_args(parser, argv)
 
@@ -72,6 +80,8 @@ def main(argv=None):
         cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
         check_work_dir(cfg, from_flag=args.work_dir is not None)
         cfg.load_from = args.checkpoint
+        if args.tta:
+            use_tta(cfg)
         if args.show or args.show_dir:
             cfg = _show_predictions(cfg, args)
         runner = build_runner(cfg)

@@ -736,6 +736,34 @@ def _check_num_slices(cfg: Config, model: dict) -> None:
                       'backbone, the neck and the data pipeline')
 
 
+def use_tta(cfg: Config) -> None:
+    """Switch a test config to test-time augmentation, as mmdet's ``tools/test.py --tta``:
+    the test dataset's pipeline becomes ``cfg.tta_pipeline`` (a ``TestTimeAug`` of views) and
+    the model is wrapped by ``cfg.tta_model`` (e.g. ``LesionDetTTAModel``), which merges the
+    views' predictions.
+
+    Raises:
+        ConfigError: ``tta_model`` or ``tta_pipeline`` is missing, the test dataloader has
+            no ``dataset.pipeline`` to replace, or :func:`check_config` refuses the result.
+    """
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise ConfigError(f'--tta needs {" and ".join(missing)} in the config (see '
+                          "configs/_base_/datasets/deeplesion_multislice.py: tta_model = "
+                          "dict(type='LesionDetTTAModel', ...), tta_pipeline = [..., "
+                          "dict(type='TestTimeAug', ...)])")
+    dataset = cfg.get('test_dataloader', {}).get('dataset', None)
+    while isinstance(dataset, dict) and 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset['dataset']  # dataset wrappers
+    if not isinstance(dataset, dict) or 'pipeline' not in dataset:
+        raise ConfigError('--tta: test_dataloader.dataset has no pipeline to replace by '
+                          'tta_pipeline')
+    dataset['pipeline'] = cfg.tta_pipeline
+    check_config(cfg)  # e.g. the tta_pipeline's num_slices against the model's
+    cfg.tta_model['module'] = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def destroy_process_group() -> None:
     """End the distributed run (torchrun / ``tools/dist_*.sh``) cleanly, if one was started:
     a barrier, then ``torch.distributed.destroy_process_group``; nothing for a single process.

@@ -11,4 +11,5 @@ from .necks import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
 from .seg_networks import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
+from .test_time_augs import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403

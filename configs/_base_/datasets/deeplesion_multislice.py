@@ -20,6 +20,21 @@ test_pipeline = [
     dict(type='Resize', scale=(512, 512), keep_ratio=True),
     dict(type='PackMultiSliceDetInputs'),
 ]
+# Test-time augmentation (tools/test.py --tta): each key slice as is and flipped left-right;
+# LesionDetTTAModel maps the flipped view's boxes and masks back and merges the two by NMS.
+tta_model = dict(
+    type='LesionDetTTAModel',
+    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=50))
+tta_pipeline = [
+    dict(type='LoadDeepLesionSlices', num_slices=num_slices),
+    dict(type='LoadDeepLesionAnnotations', with_bbox=True, with_mask=True),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(512, 512), keep_ratio=True)],
+        [dict(type='RandomFlip', prob=1.0, direction='horizontal'),
+         dict(type='RandomFlip', prob=0.0, direction='horizontal')],
+        [dict(type='PackMultiSliceDetInputs')],
+    ]),
+]
 
 # Batch size per GPU: 2 (the paper does not give its batch size; lr 0.02 in
 # schedules/schedule_20e_paper.py is mmdet's reference for 8 GPUs x 2 images).
