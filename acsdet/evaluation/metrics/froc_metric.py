@@ -9,10 +9,25 @@ from mmengine.logging import print_log
 from acsdet.registry import METRICS
 
 from ..functional import (DEFAULT_FP_RATES, DEFAULT_MEAN_FP_RATES, HIT_RULES, NOISY_MODES,
-                          Detections, FROCResult, LesionGT, evaluate_froc, format_froc_table,
-                          lesion_gt_from_coco, plot_froc_curves, read_json)
+                          Detections, FROCResult, LesionGT, distractor_fp_rate, evaluate_froc,
+                          format_froc_table, lesion_gt_from_coco, plot_froc_curves, read_json)
 
 __all__ = ['FROCMetric']
+
+
+def _read_distractors(path: str) -> Dict[str, list]:
+    """``{file_name: [[x1, y1, x2, y2], ...]}`` of a look-alike box file, checked."""
+    data = read_json(path, 'FROCMetric distractor_file')
+    boxes = data.get('boxes_xyxy_0based') if isinstance(data, dict) else None
+    if not isinstance(boxes, dict):
+        raise ValueError(f'FROCMetric distractor_file {path}: expected an object with '
+                         "'boxes_xyxy_0based': {file_name: [[x1, y1, x2, y2], ...]}")
+    for name, bs in boxes.items():
+        arr = np.asarray(bs, np.float64)
+        if arr.size and (arr.ndim != 2 or arr.shape[1] != 4 or not np.isfinite(arr).all()):
+            raise ValueError(f'FROCMetric distractor_file {path}: boxes of {name!r} are not '
+                             f'a list of [x1, y1, x2, y2]')
+    return boxes
 
 
 def _np(x, dtype=np.float64) -> np.ndarray:
@@ -63,6 +78,13 @@ class FROCMetric(BaseMetric):
         collect_device (str): 'cpu' or 'gpu'. Default 'cpu'.
         prefix (str, optional): Key prefix. Default 'froc'.
         collect_dir (str, optional): See :class:`mmengine.evaluator.BaseMetric`.
+        distractor_file (str, optional): A look-alike box file (the demo's
+            ``distractors.json``: ``{"boxes_xyxy_0based": {coco file_name: [[x1, y1, x2,
+            y2], ...]}}``). With it, :func:`~acsdet.evaluation.distractor_fp_rate` at
+            ``distractor_fp_rate`` FPs per image adds ``distractor/fp_per_image``,
+            ``distractor/fp_share`` and ``distractor/detected``. Needs ``ann_file`` (for the
+            images' file names). Default None.
+        distractor_fp_rate (float): Its operating point. Default 2.0.
     """
     default_prefix: Optional[str] = 'froc'
 
@@ -78,7 +100,9 @@ class FROCMetric(BaseMetric):
                  out_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 distractor_file: Optional[str] = None,
+                 distractor_fp_rate: float = 2.0) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix,
                          collect_dir=collect_dir)
         if hit_rule not in HIT_RULES:
@@ -107,6 +131,13 @@ class FROCMetric(BaseMetric):
         self._coco = None
         if ann_file is not None:
             self._coco = read_json(ann_file, 'FROCMetric ann_file')
+        self.distractor_fp_rate = float(distractor_fp_rate)
+        self._distractors = None
+        if distractor_file is not None:
+            if ann_file is None:
+                raise ValueError('FROCMetric: distractor_file needs ann_file (the look-alike '
+                                 'boxes are keyed by the COCO images\' file_name)')
+            self._distractors = _read_distractors(distractor_file)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Keep, per image, the img_id, the detections and (without ``ann_file``) the gt.
@@ -203,9 +234,27 @@ class FROCMetric(BaseMetric):
         self.last_result = result
         self.num_evaluations += 1
         print_log('\n' + format_froc_table(result), logger='current')
+        metrics = result.to_metrics(self.breakdown_metrics)
+        if self._distractors is not None:
+            metrics.update(self._distractor_metrics(gt, dets))
         if self.out_dir is not None:
             out_file = osp.join(self.out_dir, f'froc_{self.num_evaluations}.png')
             plot_froc_curves([(self.prefix or 'FROC', result.overall)], out_file=out_file,
                              title=f'FROC ({len(img_ids)} images)')
             print_log(f'FROC curve written to {out_file}', logger='current')
-        return result.to_metrics(self.breakdown_metrics)
+        return metrics
+
+    def _distractor_metrics(self, gt: LesionGT, dets: Detections) -> Dict[str, float]:
+        names = {im['id']: im['file_name'] for im in self._coco['images']}
+        boxes = [np.asarray(self._distractors.get(names.get(i), []), np.float64).reshape(-1, 4)
+                 for i in gt.image_ids]
+        d = distractor_fp_rate(gt, dets, boxes, self.distractor_fp_rate, self.hit_rule,
+                               self.iou_thr)
+        print_log(f"look-alikes at {self.distractor_fp_rate:g} FPs per image: "
+                  f"{d['distractor_fp_per_image']:.3f} FPs per image on look-alikes "
+                  f"({d['distractor_fp_share']:.1%} of the FPs), "
+                  f"{d['distractors_detected']:.1%} of {d['num_distractors']} look-alikes "
+                  'detected', logger='current')
+        return {'distractor/fp_per_image': d['distractor_fp_per_image'],
+                'distractor/fp_share': d['distractor_fp_share'],
+                'distractor/detected': d['distractors_detected']}
