@@ -1,11 +1,14 @@
-"""The DeepLesion-format demo generator: layout, csv format, lesions in 3D, idempotence."""
+"""The DeepLesion-format demo generator: layout, csv format, lesions in 3D, look-alikes that
+drift and do not end, held-out test anatomy, idempotence, the contact sheet."""
+import json
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 
-from acsdet.data_prep.deeplesion_demo import make_demo_deeplesion, prepare_demo_deeplesion
+from acsdet.data_prep.deeplesion_demo import (anatomy_pools, make_demo_deeplesion,
+                                              prepare_demo_deeplesion)
 from acsdet.data_prep.deeplesion_info import read_dl_info
 from acsdet.fileio.deeplesion_png import read_hu_png, slice_path
 
@@ -27,7 +30,7 @@ def test_layout_and_csv_parse(demo):
     assert {r.slice_interval for r in recs} == {1.0, 2.0, 5.0}
     assert any(r.noisy for r in recs) and any(r.age is None for r in recs)
     assert any(r.dicom_window == (-177.5, 307.5) for r in recs)
-    assert any(len([q for q in recs if q.file_name == r.file_name]) == 2 for r in recs)
+    assert any(len([q for q in recs if q.file_name == r.file_name]) >= 2 for r in recs)
     for r in recs:
         first, last = r.slice_range
         for i in range(first, last + 1):
@@ -87,3 +90,82 @@ def test_cli_writes_and_converts(tmp_path, repo_root, capsys):
         assert osp.join(root, 'annotations', f'deeplesion_{split}.json') in out
         assert osp.isfile(osp.join(root, 'annotations', f'deeplesion_{split}.json'))
     assert len(read_dl_info(osp.join(root, 'DL_info.csv'))) >= 10
+
+
+def test_splits_follow_the_6_1_3_pattern(demo):
+    _, info = demo
+    recs = read_dl_info(info['dl_info'])
+    per_split = {s: len({r.series for r in recs if r.split == s}) for s in ('train', 'val', 'test')}
+    assert per_split == {'train': 6, 'val': 1, 'test': 3}
+
+
+def test_lookalikes_drift_and_run_through_the_stack(demo):
+    """On every slice a look-alike's core has its HU at the drifted centre."""
+    _, info = demo
+    assert info['num_distractors'] == len(info['distractors']) >= 10
+    ranges = {les['series']: (les['slice_range'], les['slice_interval'], les['key_slice'])
+              for les in info['lesions']}
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    checked = matched = 0
+    for dis in info['distractors']:
+        (first, last), interval, key = ranges[dis['series']]
+        assert key == dis['key_slice']
+        assert np.hypot(dis['vx'], dis['vy']) * 2 >= 0.6 * dis['a'] - 1e-6  # >= 0.6 a / 2 mm
+        for idx in range(first, last + 1):
+            z = (idx - key) * interval
+            cx, cy = dis['cx'] + dis['vx'] * z, dis['cy'] + dis['vy'] * z
+            core = np.hypot(xx - cx, yy - cy) <= max(0.3 * dis['b'], 1.0)
+            if not core.any() or not (0 <= cx < SIZE and 0 <= cy < SIZE):
+                continue
+            hu = read_hu_png(slice_path(info['images_dir'], dis['series'], idx))
+            checked += 1
+            matched += abs(hu[core].mean() - dis['target']) < 30
+    assert checked >= 40 and matched >= 0.9 * checked
+
+
+def test_distractors_json_is_keyed_by_the_coco_file_names(tmp_path):
+    root = str(tmp_path / 'demo')
+    p = prepare_demo_deeplesion(root, num_series=10, image_size=96)
+    names = set()
+    for split in ('train', 'val', 'test'):
+        with open(p[split]) as f:
+            names |= {im['file_name'] for im in json.load(f)['images']}
+    with open(p['distractors_json']) as f:
+        data = json.load(f)
+    assert data['image_size'] == 96
+    boxes = data['boxes_xyxy_0based']
+    assert set(boxes) == names and sum(len(b) for b in boxes.values()) >= 10
+    assert all(len(b) == 4 and b[2] > b[0] and b[3] > b[1] for bs in boxes.values() for b in bs)
+    plain = prepare_demo_deeplesion(str(tmp_path / 'plain'), num_series=10, image_size=96,
+                                    distractors=False)
+    with open(plain['distractors_json']) as f:
+        assert not any(json.load(f)['boxes_xyxy_0based'].values())
+
+
+def test_test_anatomy_is_held_out(tmp_path):
+    for split in ('train', 'test'):
+        (tmp_path / 'a' / split).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / 'a' / split / f'{split}{i}.jpg').write_bytes(b'')
+    pools = anatomy_pools(str(tmp_path / 'a'))
+    assert [osp.basename(f) for f in pools['test']] == ['test0.jpg', 'test1.jpg']
+    assert pools['val'] == pools['train'] and not set(pools['train']) & set(pools['test'])
+    (tmp_path / 'flat').mkdir()
+    (tmp_path / 'flat' / 'x.jpg').write_bytes(b'')
+    flat = anatomy_pools(str(tmp_path / 'flat'))
+    assert flat['train'] == flat['test'] == [str(tmp_path / 'flat' / 'x.jpg')]
+    assert anatomy_pools(None) == {'train': [], 'val': [], 'test': []}
+
+
+def test_lookalike_sheet(demo, tmp_path):
+    import cv2
+
+    from acsdet.visualization import lookalike_contact_sheet
+    root, _ = demo
+    out = lookalike_contact_sheet(root, str(tmp_path / 'sheet.png'), num=2, tile=48)
+    img = cv2.imread(out)
+    assert img.shape[0] == 18 + 4 * (48 + 4) and img.shape[1] == 84 + 5 * (48 + 4)
+    with pytest.raises(ValueError, match="split 'val' of .* has .* lesions and .* look-alikes, "
+                                         '50 of each wanted'):
+        lookalike_contact_sheet(root, str(tmp_path / 'x.png'), num=50, split='val')
+    assert not (tmp_path / 'x.png').exists()
