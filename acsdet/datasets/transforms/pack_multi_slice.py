@@ -55,6 +55,10 @@ class PackMultiSliceDetInputs(PackDetInputs):
 
     def transform(self, results: dict) -> dict:
         img = results.get('img')
+        if img is not None and img.ndim == 2:
+            # a one-slice stack (D = 1, a 2D model): cv2-based transforms (Resize ...) drop a
+            # trailing axis of length 1; a stack of D >= 2 keeps its axis
+            img = results['img'] = img[..., None]
         if img is None or img.ndim != 3:
             raise ValueError(f'{results.get("img_path")}: expected an (H, W, D) slice stack, '
                              f'got {None if img is None else img.shape}')

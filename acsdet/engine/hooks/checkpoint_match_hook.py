@@ -40,7 +40,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from acsdet.registry import HOOKS
 from acsdet.utils.safe_checkpoint import checkpoint_state_dict
@@ -117,7 +117,7 @@ def verify_checkpoint(model: torch.nn.Module,
     The rules are in the module docstring.
 
     Args:
-        model (nn.Module): The model (a DDP wrapper is unwrapped).
+        model (nn.Module): The model (a DDP or TTA wrapper is unwrapped).
         checkpoint (dict): A loaded checkpoint (``state_dict`` / ``model`` inside, or a bare
             state dict).
         filename (str, optional): Named in the message (``(in memory)`` when None).
@@ -137,7 +137,9 @@ def verify_checkpoint(model: torch.nn.Module,
         CheckpointMismatchError: Names, shapes or dtypes do not fit (a ``ValueError``).
         acsdet.utils.safe_checkpoint.CheckpointFormatError: Not a dict of tensors.
     """
-    if is_model_wrapper(model):
+    # a DDP wrapper, or a test-time-augmentation wrapper (``tools/test.py --tta``), whose
+    # checkpoint is the wrapped detector's (mmengine's loader unwraps both the same way)
+    if is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     name = filename or '(in memory)'
     raw = checkpoint_state_dict(checkpoint, filename)
@@ -197,7 +199,7 @@ def check_checkpoint_fits(model, checkpoint: dict, min_fraction: float = 0.5,
     """The Runner rule of :func:`verify_checkpoint` (kept for its former callers).
 
     Args:
-        model (nn.Module): The model (a DDP wrapper is unwrapped).
+        model (nn.Module): The model (a DDP or TTA wrapper is unwrapped).
         checkpoint (dict): A loaded checkpoint (``state_dict`` inside, or a bare state dict).
         min_fraction (float): As in :class:`CheckpointMatchHook`. Default 0.5.
         filename (str, optional): Named in the message.
