@@ -222,6 +222,23 @@ def test_int32_weights_refused_by_the_runner_hook(detector, tmp_path):
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
+def test_runner_hook_unwraps_the_tta_wrapper(detector):
+    """tools/test.py --tta: the model is LesionDetTTAModel(module=detector); the detector's own
+    checkpoint fits it (its keys have no 'module.' prefix), another model's does not."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    from acsdet.apis import load_detector
+    from acsdet.models.test_time_augs import LesionDetTTAModel
+    config, _, path = detector
+    tta = LesionDetTTAModel(module=load_detector(config, None)[0],
+                            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=5))
+    runner = SimpleNamespace(model=tta, _load_from=path)
+    CheckpointMatchHook().after_load_checkpoint(runner, _load_checkpoint(path))
+    with pytest.raises(CheckpointMismatchError, match='does not fit MaskRCNN: only 0 of'):
+        CheckpointMatchHook().after_load_checkpoint(runner, {'state_dict': {
+            'other.weight': torch.zeros(2)}})
+
+
 def test_numpy_value_refused(detector, tmp_path):
     """A numpy array under a weight's name: mmengine would skip it with a warning."""
     from acsdet.apis import load_detector
