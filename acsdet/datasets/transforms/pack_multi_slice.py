@@ -55,9 +55,9 @@ class PackMultiSliceDetInputs(PackDetInputs):
 
     def transform(self, results: dict) -> dict:
         img = results.get('img')
-        if img is not None and img.ndim == 2:
-            # a one-slice stack (D = 1, a 2D model): cv2-based transforms (Resize ...) drop a
-            # trailing axis of length 1; a stack of D >= 2 keeps its axis
+        if img is not None and img.ndim == 2 and len(results.get('slice_positions', ())) == 1:
+            # a one-slice stack (LoadDeepLesionSlices with D = 1, a 2D model): cv2-based
+            # transforms (Resize ...) drop a trailing axis of length 1
             img = results['img'] = img[..., None]
         if img is None or img.ndim != 3:
             raise ValueError(f'{results.get("img_path")}: expected an (H, W, D) slice stack, '
