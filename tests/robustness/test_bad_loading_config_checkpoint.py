@@ -113,7 +113,7 @@ def test_neck_depth_differs_from_backbone(registries, repo_root):
     with pytest.raises(ValueError) as err:
         model.extract_feat(torch.zeros(1, 1, 5, 32, 32))
     assert str(err.value) == (
-        'DepthSqueezeNeck was built for num_slices=3 but level 0 has shape (1, 256, 5, 8, 8) '
+        'DepthSqueezeNeck was built for num_slices=3 but level 0 has shape (1, 128, 5, 8, 8) '
         '(expected (B, C, 3, H, W)); set the same num_slices in the backbone, the neck and the '
         'data pipeline')
 

@@ -44,13 +44,20 @@ def _floating(state):
 
 @pytest.fixture(scope='module')
 def detector(repo_root, tmp_path_factory):
-    """(config path, random-init state dict, its checkpoint) of the demo detector."""
+    """(config path, random-init state dict, its checkpoint) of the demo detector with the
+    paper's BatchNorm (the demo's GroupNorm has no integer buffers; the dtype and allow-list
+    rules need the BatchNorm counters)."""
     from acsdet.apis import load_detector
-    config = osp.join(repo_root, DEMO)
+    folder = tmp_path_factory.mktemp('det')
+    config = str(folder / 'demo_bn.py')
+    with open(config, 'w') as f:
+        f.write(f"_base_ = [{osp.join(repo_root, DEMO)!r}]\n"
+                "model = dict(backbone=dict(norm_cfg=dict(_delete_=True, type='BN3d', "
+                "requires_grad=True)))\n")
     torch.manual_seed(0)
     model, _ = load_detector(config, None)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    path = _save(tmp_path_factory.mktemp('det') / 'det.pth', state)
+    path = _save(folder / 'det.pth', state)
     return config, state, path
 
 

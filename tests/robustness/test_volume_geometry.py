@@ -26,7 +26,10 @@ from acsdet.testing.ct_files import (ORIGIN, SPACING, asymmetric_phantom, phanto
                                      write_dicom_series, write_nifti)
 
 CONFIG = 'configs/acs_maskrcnn_deeplesion_demo.py'
-HU_RANGE = (-1024.0, 2050.0)  # the demo config's LoadDeepLesionSlices window
+# the demo config's LoadDeepLesionSlices window (read from the config, so the stand-in's HU
+# threshold follows it)
+HU_RANGE = tuple(Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), CONFIG)).test_pipeline[0].hu_range)
 
 # name -> (write_nifti's permute, flip, read with orient=True): the same anatomy, another layout
 NIFTI_LAYOUTS = {

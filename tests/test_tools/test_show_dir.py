@@ -27,7 +27,8 @@ test_pipeline = [
 ]
 test_dataloader = dict(dataset=dict(data_root=data_root, demo_cfg=demo_cfg,
                                     pipeline=test_pipeline))
-test_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_test.json')
+test_evaluator = dict(ann_file=data_root + 'annotations/deeplesion_test.json',
+                      distractor_file=data_root + 'distractors.json')
 model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=3)))
 '''
     path = tmp_path / 'demo_tiny.py'
