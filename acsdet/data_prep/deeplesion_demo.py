@@ -370,9 +370,10 @@ def make_demo_deeplesion(root: str, num_series: int = 200, image_size: int = 512
             num_slices += 1
         file_name = f'{series}_{key:03d}.png'
         # keyed by the COCO file_name; +-5 px as DeepLesion's lesion boxes
-        per_image[f'{series}/{key:03d}.png'] = [blob_box(d, 5.0) for d in dis_list]
-        looks += [dict(d, series=series, key_slice=key, box=blob_box(d, 5.0))
-                  for d in dis_list]
+        boxes_5px = [blob_box(d, 5.0) for d in dis_list]
+        per_image[f'{series}/{key:03d}.png'] = boxes_5px
+        looks += [dict(d, series=series, key_slice=key, box=box)
+                  for d, box in zip(dis_list, boxes_5px)]
         window = _WINDOWS[i % len(_WINDOWS)]
         gender = 'M' if rng.random() < 0.5 else 'F'
         age = '' if i % 9 == 4 else str(int(rng.integers(18, 90)))

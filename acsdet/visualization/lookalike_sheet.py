@@ -30,7 +30,6 @@ def _tiles(stack: np.ndarray, box: Sequence[float], tile: int) -> List[np.ndarra
     x1, y1, x2, y2 = box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     half = max(x2 - x1, y2 - y1) * 1.5 + 4
-    h, w = stack.shape[:2]
     out = []
     for d in range(stack.shape[2]):
         m = np.float32([[tile / (2 * half), 0, tile / 2 - cx * tile / (2 * half)],

@@ -38,13 +38,15 @@ import os.path as osp
 import shutil
 import signal
 import sys
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from acsdet.utils.atomic_write import write_text_atomic
 from acsdet.utils.cli_types import positive_int
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-# the POC table scripts' helpers: logged seconds, device, _run and the changed-config check
+# the POC table scripts' helpers: subprocess threads, logged seconds, device, _run and the
+# changed-config check
+from poc_table4 import thread_env  # noqa: E402
 from poc_table4_authors import (_run, device_text, refuse_changed_config,  # noqa: E402
                                 train_seconds)
 
@@ -134,13 +136,6 @@ randomness = dict(seed={args.seed})
 '''
 
 
-def _env(args) -> dict:
-    env = dict(os.environ)
-    if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    return env
-
-
 def _prepare(run: str, base: str, work_dir: str, data_root: str, demo_cfg: dict,
              epochs: int, args, pretrained: str = None) -> str:
     """Write ``run``'s derived config (refusing one that changed under a trained run dir);
@@ -163,12 +158,12 @@ def train(run: str, config: str, work_dir: str, epochs: int, args) -> str:
         print(f'deeplesion_table7_mini: {run}: training (log '
               f'{osp.join(run_dir, "train.log")})', flush=True)
         _run([sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config, '--work-dir',
-              run_dir, '--resume'], osp.join(run_dir, 'train.log'), _env(args), run)
+              run_dir, '--resume'], osp.join(run_dir, 'train.log'), thread_env(args.threads), run)
     return last
 
 
-def pretrain_2d(work_dir: str, data_root: str, args) -> str:
-    """Step 1: the 2D pretraining and the export; returns the exported file."""
+def pretrain_2d(work_dir: str, data_root: str, args) -> Tuple[str, int]:
+    """Step 1: the 2D pretraining and the export; returns the exported file and the epochs."""
     out = osp.join(work_dir, 'pretrain_2d', 'densenet121_2d.pth')
     base = osp.join(CONFIG_DIR, 'densenet2d_maskrcnn_keyslices.py')
     epochs = args.pretrain_epochs or _config_epochs(base)
@@ -177,12 +172,12 @@ def pretrain_2d(work_dir: str, data_root: str, args) -> str:
     config = _prepare('pretrain_2d', base, work_dir, osp.join(data_root, 'keyslices_2d'),
                       demo_cfg, epochs, args)
     if osp.isfile(out):
-        return out
+        return out, epochs
     last = train('pretrain_2d', config, work_dir, epochs, args)
     _run([sys.executable, osp.join(REPO_ROOT, 'tools', 'model_converters',
                                    'export_2d_backbone.py'), last, out],
-         osp.join(work_dir, 'pretrain_2d', 'export.log'), _env(args), 'export')
-    return out
+         osp.join(work_dir, 'pretrain_2d', 'export.log'), thread_env(args.threads), 'export')
+    return out, epochs
 
 
 def test_metrics(run_dir: str) -> Dict[str, float]:
@@ -205,9 +200,10 @@ def row_config(row: str, work_dir: str, data_root: str, args, pretrained: str):
     return config, epochs
 
 
-def run_row(row: str, work_dir: str, data_root: str, args, pretrained: str) -> dict:
+def run_row(row: str, config: str, epochs: int, work_dir: str, data_root: str, args,
+            pretrained: str) -> dict:
+    """Train (or resume) and test a row from its derived ``config``; returns its result."""
     conv, init = row.split('_')
-    config, epochs = row_config(row, work_dir, data_root, args, pretrained)
     last = train(row, config, work_dir, epochs, args)
     run_dir = osp.join(work_dir, row)
     test_dir = osp.join(run_dir, 'test')
@@ -215,7 +211,7 @@ def run_row(row: str, work_dir: str, data_root: str, args, pretrained: str) -> d
         shutil.rmtree(test_dir)
     print(f'deeplesion_table7_mini: {row}: testing {last}', flush=True)
     _run([sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), config, last, '--work-dir',
-          test_dir], osp.join(run_dir, 'test.log'), _env(args), f'{row} test')
+          test_dir], osp.join(run_dir, 'test.log'), thread_env(args.threads), f'{row} test')
     m = test_metrics(run_dir)
     with open(osp.join(data_root, 'demo_3d', 'annotations', 'deeplesion_train.json')) as f:
         num_train = len(json.load(f)['images'])
@@ -289,22 +285,20 @@ def main(argv=None) -> int:
                 shutil.rmtree(osp.join(work_dir, run))
     pretrained = None
     if any(r.endswith('_p') for r in args.rows):
-        pretrained = pretrain_2d(work_dir, data_root, args)
+        pretrained, epochs_2d = pretrain_2d(work_dir, data_root, args)
         pre_dir = osp.join(work_dir, 'pretrain_2d')
         meta['pretrain_wall_s'] = train_seconds(pre_dir)
         meta['pretrain_file'] = pretrained
         with open(osp.join(data_root, 'keyslices_2d', 'annotations',
                            'deeplesion_train.json')) as f:
             n2d = len(json.load(f)['images'])
-        epochs_2d = args.pretrain_epochs or _config_epochs(
-            osp.join(CONFIG_DIR, 'densenet2d_maskrcnn_keyslices.py'))
         meta['pretrain_steps'] = epochs_2d * -(-n2d // BATCH)
     for row in ROWS:
         path = osp.join(work_dir, row, 'result.json')
-        if row in args.rows:
-            row_config(row, work_dir, data_root, args, pretrained)  # refuses a changed one
+        if row in args.rows:  # written, or refused when it changed, done rows too
+            config, epochs = row_config(row, work_dir, data_root, args, pretrained)
         if row in args.rows and not osp.isfile(path):
-            results[row] = run_row(row, work_dir, data_root, args, pretrained)
+            results[row] = run_row(row, config, epochs, work_dir, data_root, args, pretrained)
             write_table()
         elif osp.isfile(path):
             with open(path) as f:

@@ -49,7 +49,7 @@ from acsdet.utils.cli_types import positive_int
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # the POC table scripts' helpers: last validation scalars, logged seconds, device, _run and
 # the changed-config check
-from poc_table4 import last_metrics  # noqa: E402
+from poc_table4 import last_metrics, thread_env  # noqa: E402
 from poc_table4_authors import (_run, device_text, refuse_changed_config,  # noqa: E402
                                 train_seconds)
 
@@ -236,9 +236,7 @@ def run_one(name: str, run: str, args, data_root: str, work_dir: str) -> dict:
                           'other epochs / data?', 'run')
     os.makedirs(run_dir, exist_ok=True)
     write_text_atomic(config, text)
-    env = dict(os.environ)
-    if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env = thread_env(args.threads)
     done = osp.isfile(osp.join(run_dir, f'epoch_{args.epochs}.pth'))
     if not done:
         print(f'gsp_tables: {name}/{run}: training (log {osp.join(run_dir, "train.log")})',

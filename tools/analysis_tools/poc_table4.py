@@ -73,6 +73,15 @@ ROWS = {
 TABLE_ROWS = ['ACS p.', 'ACS r.', '3D r.', '2.5D r.', '2.5D p.']
 
 
+def thread_env(threads: int) -> dict:
+    """The environment of a training subprocess: this one's, with ``OMP_NUM_THREADS`` /
+    ``MKL_NUM_THREADS`` set to ``threads`` (0: left as they are)."""
+    env = dict(os.environ)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
+
+
 def row_dir_name(row: str) -> str:
     """'ACS p.' -> 'acs_p' (the row's folder in the work dir)."""
     return row.replace('.', '').replace(' ', '_').lower()
@@ -281,9 +290,7 @@ def run_row(row: str, args, data_root: str, work_dir: str) -> dict:
         return result
     os.makedirs(run_dir, exist_ok=True)
     write_text_atomic(config, config_text)
-    env = dict(os.environ)
-    if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env = thread_env(args.threads)
     print(f'poc_table4: {row}: training (log {log_path})', flush=True)
     start = time.time()
     with open(log_path, 'w') as log:

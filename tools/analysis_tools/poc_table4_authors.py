@@ -46,7 +46,8 @@ from acsdet.utils.cli_types import positive_float, positive_int
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # the sibling script's helpers: the same size rule, row folders, data check and log stamps
-from poc_table4 import ensure_data, fp32_size_mb, log_stamp, row_dir_name  # noqa: E402,F401
+from poc_table4 import (ensure_data, fp32_size_mb, log_stamp, row_dir_name,  # noqa: E402,F401
+                        thread_env)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -276,9 +277,7 @@ def run_row(row: str, size: dict, args, data_root: str, work_dir: str) -> dict:
                                 f'--rows unet2d first)')
     os.makedirs(run_dir, exist_ok=True)
     write_text_atomic(config, text)
-    env = dict(os.environ)
-    if args.threads:
-        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env = thread_env(args.threads)
     mauc = None
     if row != 'unet2d':
         mauc_path = osp.join(run_dir, 'mauc.json')
