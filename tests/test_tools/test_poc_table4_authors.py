@@ -112,6 +112,57 @@ def test_row_needs_the_2d_run_and_a_changed_config_is_refused(authors, tmp_path)
         authors.run_row('ACS r.', size, args, str(tmp_path / 'data'), str(tmp_path))
 
 
+def test_run_rows_runs_jobs_at_a_time_and_p_rows_after_unet2d(authors):
+    import threading
+    lock = threading.Lock()
+    state = dict(now=0, peak=0)
+    events = []
+
+    def run_one(row):
+        with lock:
+            state['now'] += 1
+            state['peak'] = max(state['peak'], state['now'])
+            events.append(('start', row))
+        time.sleep(0.15 if row == 'unet2d' else 0.05)
+        with lock:
+            state['now'] -= 1
+            events.append(('end', row))
+        return dict(name=row)
+
+    todo = list(authors.ROWS)
+    results = authors.run_rows(todo, 2, run_one)
+    assert results == {row: dict(name=row) for row in todo}
+    assert state['peak'] == 2  # two at a time, never more
+    starts = [row for kind, row in events if kind == 'start']
+    end_2d = events.index(('end', 'unet2d'))
+    for row in authors.PRETRAINED_ROWS:  # the p. rows wait for the 2D pretraining
+        assert events.index(('start', row)) > end_2d
+    assert starts[:2] == ['unet2d', 'ACS r.']  # ACS p. waits, the next row takes the slot
+    # one at a time: the table's order exactly
+    events.clear()
+    authors.run_rows(todo, 1, run_one)
+    assert [row for kind, row in events if kind == 'start'] == todo
+    # without unet2d to do (already done), the p. rows start at once
+    events.clear()
+    authors.run_rows(['ACS p.', 'ACS r.'], 2, run_one)
+    assert [kind for kind, _ in events[:2]] == ['start', 'start']
+
+
+def test_run_rows_stops_starting_after_a_failure(authors):
+    started = []
+
+    def run_one(row):
+        started.append(row)
+        if row == 'ACS r.':
+            raise RuntimeError('poc_table4: ACS r. training failed')
+        time.sleep(0.05)
+        return dict(name=row)
+
+    with pytest.raises(RuntimeError, match='ACS r. training failed'):
+        authors.run_rows(['ACS r.', '3D r.', '2.5D r.', '2.5D p.'], 1, run_one)
+    assert started == ['ACS r.']
+
+
 @pytest.mark.slow
 def test_whole_table_tiny_with_a_row_killed_and_resumed(tmp_path, repo_root, python_exe):
     work = tmp_path / 'work'
@@ -131,8 +182,11 @@ def test_whole_table_tiny_with_a_row_killed_and_resumed(tmp_path, repo_root, pyt
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (work / 'unet2d' / 'result.json').exists()
-    done = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+    # the rest two rows at a time (the p. rows after the resumed 2D row)
+    done = subprocess.run(cmd + ['--jobs', '2'], cwd=repo_root, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert done.stdout.index('unet2d: Dice') < done.stdout.index('ACS p.: feature mAUC')
     stamps = sorted(d for d in os.listdir(work / 'unet2d') if (work / 'unet2d' / d).is_dir()
                     and d[0].isdigit())
     assert len(stamps) == 2  # the killed run and the resumed one
