@@ -148,6 +148,18 @@ def test_run_rows_runs_jobs_at_a_time_and_p_rows_after_unet2d(authors):
     assert [kind for kind, _ in events[:2]] == ['start', 'start']
 
 
+def test_resume_order_puts_half_trained_rows_first(authors, tmp_path):
+    todo = ['ACS p.', 'ACS r.', '3D r.', '2.5D r.', '2.5D p.']
+    assert authors.resume_order(todo, str(tmp_path), False) == todo
+    for row in ('3D r.', '2.5D p.'):
+        (tmp_path / authors.row_dir_name(row)).mkdir()
+        (tmp_path / authors.row_dir_name(row) / 'last_checkpoint').write_text('x')
+    (tmp_path / 'acs_r').mkdir()  # a folder without a checkpoint is not started
+    assert authors.resume_order(todo, str(tmp_path), False) == [
+        '3D r.', '2.5D p.', 'ACS p.', 'ACS r.', '2.5D r.']
+    assert authors.resume_order(todo, str(tmp_path), True) == todo
+
+
 def test_run_rows_stops_starting_after_a_failure(authors):
     started = []
 

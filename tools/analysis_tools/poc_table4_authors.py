@@ -25,7 +25,8 @@ result was not written is recorded from its logs, not trained again); a derived 
 changed under a run dir is an error (``--force`` starts that row again).
 
 ``--jobs n`` trains n rows at a time, each on ``cpu count / n`` threads unless ``--threads``
-says otherwise (the p. rows wait for ``unet2d``): the POC runs are small convolutions that two
+says otherwise (the p. rows wait for ``unet2d``; rows a killed call left half-trained go
+first): the POC runs are small convolutions that two
 threads speed up little (measured on this 2-core machine: 4.9 s per ACS step on two threads,
 5.3 s on one), so two rows side by side nearly halve the table's time on two cores.
 
@@ -320,6 +321,17 @@ def run_row(row: str, size: dict, args, data_root: str, work_dir: str) -> dict:
     return result
 
 
+def resume_order(todo: List[str], work_dir: str, force: bool) -> List[str]:
+    """``todo`` with the rows a killed call left half-trained (a ``last_checkpoint`` in their
+    folder) first, each group in table order: a resumed table finishes what it started.
+    With ``force`` nothing is resumed, so the order stays."""
+    if force:
+        return list(todo)
+    started = [row for row in todo if osp.isfile(osp.join(work_dir, row_dir_name(row),
+                                                          'last_checkpoint'))]
+    return started + [row for row in todo if row not in started]
+
+
 def run_rows(todo: List[str], jobs: int, run_one: Callable[[str], dict]) -> Dict[str, dict]:
     """``run_one(row)`` for each row of ``todo``, ``jobs`` at a time, in ``todo``'s order; a
     p. row starts only once ``unet2d`` (when it is in ``todo``) has finished.  When a row fails
@@ -434,7 +446,7 @@ def main(argv=None) -> int:
         elif osp.isfile(path):
             with open(path) as f:
                 results[row] = json.load(f)
-    results.update(run_rows(todo, args.jobs,
+    results.update(run_rows(resume_order(todo, work_dir, args.force), args.jobs,
                             lambda row: run_row(row, size, args, data_root, work_dir)))
     results = {row: results[row] for row in ROWS if row in results}
     check_list = checks(results)
