@@ -26,9 +26,9 @@ changed under a run dir is an error (``--force`` starts that row again).
 
 ``--jobs n`` trains n rows at a time, each on ``cpu count / n`` threads unless ``--threads``
 says otherwise (the p. rows wait for ``unet2d``; rows a killed call left half-trained go
-first): the POC runs are small convolutions that two
-threads speed up little (measured on this 2-core machine: 4.9 s per ACS step on two threads,
-5.3 s on one), so two rows side by side nearly halve the table's time on two cores.
+first): the POC runs are small convolutions that two threads speed up little (measured on
+this 2-core machine: 4.9 s per ACS step on two threads, 5.3 s on one), so two rows side by
+side nearly halve the table's time on two cores.
 
 ``--scale s`` multiplies the data counts (10000 / 2000 2D images, 100 / 200 3D volumes), the
 epochs (50 / 50) and the widths (64, 128 / 64, 32) by s; ``--n2d``, ``--n3d``,
@@ -448,7 +448,6 @@ def main(argv=None) -> int:
                 results[row] = json.load(f)
     results.update(run_rows(resume_order(todo, work_dir, args.force), args.jobs,
                             lambda row: run_row(row, size, args, data_root, work_dir)))
-    results = {row: results[row] for row in ROWS if row in results}
     check_list = checks(results)
     command = 'tools/analysis_tools/poc_table4.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
